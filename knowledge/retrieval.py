@@ -1,0 +1,15 @@
+"""The retrieval interface the dialogue manager depends on."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from knowledge.documents import Hit
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    def search(self, query: str, k: int = 5, *, question: str | None = None) -> list[Hit]:
+        """Ranked hits for ``query`` (best first); ``question`` is an optional reduced form
+        of a long consumer message used as an extra signal."""
+        ...
