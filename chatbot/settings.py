@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from chatbot.errors import HealthbotError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,7 +26,7 @@ EMBEDDED = "embedded"
 _yaml_path: ContextVar[Path | None] = ContextVar("_yaml_path", default=None)
 
 
-class SettingsError(ValueError):
+class SettingsError(HealthbotError, ValueError):
     """Settings could not be loaded; the message says which key and what to do."""
 
 

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from chatbot.errors import HealthbotError
 from chatbot.types import ChatMessage
 
 
-class GenerationError(RuntimeError):
+class GenerationError(HealthbotError, RuntimeError):
     """A backend could not load or generate; the message says what to do."""
 
 
