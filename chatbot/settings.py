@@ -107,6 +107,8 @@ class ServerSettings(BaseModel):
     port: int = Field(7860, ge=1, le=65535)
     max_concurrency: int = Field(2, ge=1)
     max_queue: int = Field(16, ge=0)
+    queue_timeout_s: float = Field(30.0, gt=0, description="Longest wait for a free slot before 'busy, retry'.")
+    max_request_bytes: int = Field(1_048_576, ge=1024, description="Largest API request body (413 beyond).")
     clinicians: dict[str, str] = Field(
         default_factory=dict, description="Clinician workbench logins: username -> password."
     )

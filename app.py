@@ -1,0 +1,172 @@
+"""healthbot's web server: the patient chat at ``/``, the clinician workbench at ``/clinician``
+(login required) and the OpenAI-compatible API at ``/v1`` — one FastAPI app, one process, one
+concurrency limit shared by all of them.
+
+    python app.py --host 127.0.0.1 --port 7860 [--config settings.yaml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import secrets
+import sys
+from typing import TYPE_CHECKING, Any
+
+from chatbot.errors import HealthbotError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from chatbot.api import ChatService
+    from chatbot.settings import Settings
+    from chatbot.storage import Storage
+    from chatbot.ui.compare import Comparer
+
+log = logging.getLogger("healthbot.app")
+
+# System fonts only: Gradio's default theme would fetch fonts from a third-party host, which a
+# privacy-respecting health app must not make browsers do.
+_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
+_MONO = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
+
+CSS = """
+.emergency-banner { background: #b00020; color: #fff; border-radius: 8px; padding: 14px 18px;
+  font-size: 1.1rem; border: 3px solid #7a0016; }
+.emergency-banner strong { font-size: 1.25rem; display: block; margin-bottom: 4px; }
+.emergency-banner p { margin: 0; color: #fff; }
+#disclaimer { opacity: 0.85; }
+"""
+
+
+def _theme() -> Any:
+    import gradio as gr
+
+    return gr.themes.Soft(font=_FONTS, font_mono=_MONO)
+
+
+def _install_log_redaction() -> None:
+    try:
+        from chatbot.safety.redact import install_log_redaction
+    except ImportError:
+        log.warning("chatbot.safety.redact is not available; log lines are not redacted")
+        return
+    install_log_redaction()
+
+
+def create_app(
+    settings: Settings,
+    service: ChatService | None = None,
+    *,
+    comparer: Comparer | None = None,
+    storage: Storage | None = None,
+) -> FastAPI:
+    """The whole web app. ``service`` (and ``comparer``/``storage``) can be injected by tests;
+    by default the dialogue service is built from ``settings`` (the index must exist)."""
+    import gradio as gr
+    from fastapi import FastAPI
+
+    from chatbot import prompts
+    from chatbot.api import BodyLimitMiddleware, SecurityHeadersMiddleware, build_router
+    from chatbot.concurrency import ConcurrencyLimiter
+    from chatbot.storage import Storage
+    from chatbot.ui.clinician import build_clinician_ui
+    from chatbot.ui.compare import Comparer
+    from chatbot.ui.patient import build_patient_ui
+
+    _install_log_redaction()
+    if service is None:
+        from chatbot.dialogue import DialogueService
+
+        service = DialogueService.from_settings(settings)
+    srv = settings.server
+    limiter = ConcurrencyLimiter(srv.max_concurrency, srv.max_queue, srv.queue_timeout_s)
+    storage = storage or Storage(settings.database_path)
+    comparer = comparer or Comparer(settings, service)  # type: ignore[arg-type]
+
+    app = FastAPI(
+        title="healthbot API",
+        version="1.0",
+        description="OpenAI-compatible chat completions with citations and triage; clinician ratings.",
+        docs_url=None,  # the hosted Swagger UI loads scripts from a CDN
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.state.limiter = limiter
+    app.state.storage = storage
+    app.state.comparer = comparer
+    app.include_router(build_router(settings, service, limiter, storage))
+
+    def check_clinician(username: str, password: str) -> bool:
+        expected = srv.clinicians.get(username)
+        ok = secrets.compare_digest(password.encode(), (expected if expected is not None else "\x00").encode())
+        return ok and expected is not None
+
+    common: dict[str, Any] = {
+        "ssr_mode": False,
+        "theme": _theme(),
+        "css": CSS,
+        "footer_links": [],
+        "show_error": False,
+        "max_file_size": "10mb",
+        "mcp_server": False,
+    }
+    clinician_ui = build_clinician_ui(settings, comparer, limiter, storage)
+    clinician_ui.queue(default_concurrency_limit=None)
+    # Mounted before "/" so the catch-all patient app does not shadow it.
+    app = gr.mount_gradio_app(
+        app,
+        clinician_ui,
+        "/clinician",
+        auth=check_clinician,
+        auth_message=prompts.CLINICIAN_LOGIN_MESSAGE,
+        allowed_paths=[str(settings.data_dir / "exports")],
+        **common,
+    )
+    patient_ui = build_patient_ui(settings, service, limiter, storage)
+    patient_ui.queue(default_concurrency_limit=None)
+    app = gr.mount_gradio_app(app, patient_ui, "/", **common)
+
+    api_limit = srv.max_request_bytes
+
+    def limit_for(path: str) -> int:
+        if path.startswith("/v1/ratings/import"):
+            return 16 * api_limit
+        if path.startswith("/v1/"):
+            return api_limit
+        return 16 * 1024 * 1024  # Gradio uploads and queue messages
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Serve the healthbot chat UI, clinician workbench and API.")
+    parser.add_argument("--host", help="interface to bind (default: server.host, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default: server.port, 7860)")
+    parser.add_argument("--config", help="YAML settings file (default: $HEALTHBOT_CONFIG)")
+    args = parser.parse_args(argv)
+    try:
+        from chatbot.settings import load_settings
+
+        settings = load_settings(args.config)
+        host = args.host or settings.server.host
+        port = args.port or settings.server.port
+        logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        app = create_app(settings)
+    except HealthbotError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    print(
+        f"healthbot: chat http://{host}:{port}/  clinicians http://{host}:{port}/clinician  API http://{host}:{port}/v1"
+    )
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), server_header=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

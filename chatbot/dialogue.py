@@ -1,0 +1,540 @@
+"""The dialogue manager: the one service every front end calls for a chat turn.
+
+One turn: safety triage -> (clarifying question?) -> query understanding -> retrieval ->
+prompt -> streamed generation -> grounding check -> :class:`~chatbot.types.Reply`.
+
+Design choices:
+* Red flags short-circuit: an emergency reply is the fixed emergency guidance only, with no
+  retrieval and no generated text after it, so the instruction to get help is unmistakable and
+  arrives instantly. Harmful, off-topic and injection messages likewise get their fixed reply.
+* Below ``knowledge.min_score`` the bot says its sources don't cover the question and whom to
+  ask; nothing is generated.
+* ``dialogue.answer_mode``: ``generative`` (the model writes the whole answer), ``hybrid`` (the
+  model writes one plain-language lead sentence; the passage sentences closest to the
+  question follow, quoted and cited) or ``extractive`` (no model). Hybrid is the default
+  because the 135M embedded model does not beat the extractive baseline on LiveQA-Med on its
+  own; see ``benchmarks/answers_liveqa.py``.
+* Retrieved passages that contain instructions to the assistant are removed before prompting.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from chatbot import clarify, prompts
+from chatbot.errors import HealthbotError
+from chatbot.grounding import Evidence, citations_for, ground, select_sentences, strip_citations
+from chatbot.llm.base import GenerationParams, Generator
+from chatbot.query import Understanding, mentions_medicine, profile_terms, understand
+from chatbot.sessions import SessionStore, trim_history
+from chatbot.types import ChatMessage, PatientProfile, Query, Reply, ReplyEvent, Timings, Triage
+
+if TYPE_CHECKING:
+    from chatbot.settings import Settings
+    from knowledge.documents import Hit
+    from knowledge.embedding import Embedder
+    from knowledge.retrieval import Retriever
+
+log = logging.getLogger(__name__)
+
+TriageFn = Callable[[str, Sequence[ChatMessage], PatientProfile | None], Triage]
+
+LEAD_MAX_TOKENS = 60
+HYBRID_MAX_WORDS = 80
+EXTRACTIVE_MAX_WORDS = 90
+PROMPT_RESERVE_TOKENS = 32
+
+# Instructions aimed at the assistant inside a retrieved document mark it as poisoned.
+_SOURCE_INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)?(?:previous|prior|above|earlier|"
+    r"system|safety)?\s*(?:instructions?|rules|prompts?|guidelines)"
+    r"|\b(?:assistant|chatbot|ai|model|bot)s?\s*(?:must|should|shall|will|is instructed to)\s+(?:now\s+)?"
+    r"(?:say|reply|respond|answer|tell|output|write|recommend|state|include)"
+    r"|\b(?:you|assistants?)\s+(?:must|should|shall)\s+(?:now\s+)?(?:say|reply|respond|output|write|include|"
+    r"tell the (?:user|patient|reader))"
+    r"|\b(?:say|output|repeat|include|print)\s+(?:the\s+)?(?:word|phrase|code|string|token)\b"
+    r"|\btell (?:the|every|all)\s+(?:users?|patients?|readers?)\s+to\b"
+    r"|\bsystem prompt\b|\bnew instructions\b|\bdeveloper mode\b|</?\s*(?:system|instructions?)\s*>",
+    re.I,
+)
+
+
+class DialogueError(HealthbotError, ValueError):
+    """A chat message that can't be processed (empty); the message says what to do."""
+
+
+@dataclass
+class _Context:
+    """What earlier turns imply for this one."""
+
+    previous: str | None = None  # previous standalone question
+    topic: str | None = None
+    asked: set[str] = field(default_factory=set)
+    pending: tuple[str, str] | None = None  # (clarification kind, standalone question)
+    profile: PatientProfile | None = None
+
+
+_CLARIFY_KINDS = {
+    " ".join(prompts.CLARIFY_FEVER_AGE.split()): clarify.FEVER_AGE,
+    " ".join(prompts.CLARIFY_PREGNANCY.split()): clarify.PREGNANCY,
+}
+
+
+def conversation_context(turns: Sequence[ChatMessage], profile: PatientProfile | None) -> _Context:
+    """Replay earlier turns: follow-up chain, clarifying questions asked and answered."""
+    ctx = _Context(profile=profile)
+    for msg in turns:
+        if msg.role == "assistant":
+            kind = _CLARIFY_KINDS.get(" ".join(msg.content.split()))
+            if kind and ctx.previous:
+                ctx.asked.add(kind)
+                ctx.pending = (kind, ctx.previous)
+            continue
+        if msg.role != "user":
+            continue
+        if ctx.pending is not None:
+            kind, _question = ctx.pending
+            ctx.pending = None
+            updated = clarify.apply_answer(kind, msg.content, ctx.profile)
+            if updated is not None:
+                ctx.profile = updated
+                continue  # an answer, not a new question: the topic stays
+        u = understand(msg.content, previous=ctx.previous, previous_topic=ctx.topic)
+        ctx.previous, ctx.topic = u.query.standalone, u.topic
+    return ctx
+
+
+def poisoned(text: str) -> bool:
+    """Whether a passage contains instructions aimed at the assistant."""
+    return bool(_SOURCE_INJECTION.search(text))
+
+
+def leaks_system_prompt(text: str, system: str, canary: str | None = None) -> bool:
+    """Whether ``text`` reveals the system prompt: the canary, or 8 consecutive words of it."""
+    if canary and canary.lower() in text.lower():
+        return True
+    sys_words = re.findall(r"\w+", system.lower())
+    out = " " + " ".join(re.findall(r"\w+", text.lower())) + " "
+    return any(" " + " ".join(sys_words[i : i + 8]) + " " in out for i in range(max(0, len(sys_words) - 7)))
+
+
+def whom_to_ask(question: str, profile: PatientProfile | None) -> str:
+    p = profile or PatientProfile()
+    if p.pregnant or re.search(r"\bpregnan", question, re.I):
+        return prompts.WHOM_TO_ASK_PREGNANCY
+    if mentions_medicine(question):
+        return prompts.WHOM_TO_ASK_MEDICINE
+    if p.age_group in ("infant", "child") or (p.age is not None and p.age < 13):
+        return prompts.WHOM_TO_ASK_CHILD
+    if re.search(r"\b(?:baby|child|kid|toddler|son|daughter|infant)s?\b", question, re.I):
+        return prompts.WHOM_TO_ASK_CHILD
+    return prompts.WHOM_TO_ASK_DEFAULT
+
+
+def _default_triage() -> TriageFn | None:
+    # Looked up by name so the dialogue manager still works (untriaged, with a warning) in a
+    # checkout whose safety package lacks it.
+    import importlib
+
+    triage = getattr(importlib.import_module("chatbot.safety"), "triage", None)
+    if triage is None:
+        log.warning("chatbot.safety.triage is not available; messages are not triaged")
+    return triage
+
+
+class DialogueService:
+    """Chat turns over a generator, a retriever and an embedder, with per-session state."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        generator: Generator,
+        retriever: Retriever | None,
+        embedder: Embedder | None = None,
+        triage: TriageFn | None = None,
+        canary: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.generator = generator
+        self.retriever = retriever
+        self.embedder = embedder
+        self.triage_fn = triage if triage is not None else _default_triage()
+        self.canary = canary
+        d = settings.dialogue
+        self.sessions = SessionStore(d.max_sessions, d.session_ttl_s)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DialogueService:
+        """Real backends from settings; the index must exist (``python -m chatbot prepare``)."""
+        from chatbot.llm import build_generator
+        from knowledge.embedding import build_embedder
+        from knowledge.index import load_retriever
+
+        retriever = load_retriever(settings)
+        # The retriever already loaded the embedder its index was built with; share it.
+        embedder = getattr(retriever, "embedder", None) or build_embedder(settings.embedding)
+        return cls(settings, generator=build_generator(settings), retriever=retriever, embedder=embedder)
+
+    # ------------------------------------------------------------------ public API
+
+    def reply(
+        self,
+        message: str,
+        *,
+        session_id: str | None = None,
+        profile: PatientProfile | None = None,
+        history: list[ChatMessage] | None = None,
+        hits: list[Hit] | None = None,
+        generator: Generator | None = None,
+    ) -> Reply:
+        final: Reply | None = None
+        for event in self.stream(
+            message, session_id=session_id, profile=profile, history=history, hits=hits, generator=generator
+        ):
+            if event.kind == "done":
+                final = event.reply
+        assert final is not None  # stream always ends with "done"
+        return final
+
+    def retrieve(
+        self,
+        message: str,
+        *,
+        session_id: str | None = None,
+        profile: PatientProfile | None = None,
+        history: list[ChatMessage] | None = None,
+    ) -> tuple[Query, list[Hit]]:
+        """The query and the passages a turn would use (no triage, no generation), so two
+        configurations can be compared over the same passages."""
+        message = self._check_message(message)[0]
+        turns, base_profile = self._turns_and_profile(session_id, profile, history)
+        ctx = conversation_context(turns, base_profile)
+        u = understand(message, previous=ctx.previous, previous_topic=ctx.topic, profile=ctx.profile)
+        return u.query, self._search(u)[0]
+
+    def reset(self, session_id: str) -> None:
+        self.sessions.reset(session_id)
+
+    def stream(
+        self,
+        message: str,
+        *,
+        session_id: str | None = None,
+        profile: PatientProfile | None = None,
+        history: list[ChatMessage] | None = None,
+        hits: list[Hit] | None = None,
+        generator: Generator | None = None,
+    ) -> Iterator[ReplyEvent]:
+        """Events of one turn, in order: triage, sources, delta*, done."""
+        t0 = time.perf_counter()
+        message, flags = self._check_message(message)
+        turns, base_profile = self._turns_and_profile(session_id, profile, history)
+        ctx = conversation_context(turns, base_profile)
+        prompt_history = trim_history(turns, self.settings.dialogue.history_token_budget, self._count)
+        timings = Timings()
+
+        # A reply to our clarifying question: answer the question it was about.
+        effective = message
+        eff_profile = ctx.profile
+        answered: Understanding | None = None
+        if ctx.pending is not None:
+            kind, question = ctx.pending
+            updated = clarify.apply_answer(kind, message, ctx.profile)
+            if updated is not None:
+                eff_profile = updated
+                effective = question
+                answered = understand(question, profile=eff_profile)
+                flags.append(f"clarified:{kind}")
+
+        tri = self._triage(message, turns, eff_profile)
+        if tri.label == "ok" and answered is not None:
+            tri = self._triage(effective, turns, eff_profile)
+        timings.triage_s = time.perf_counter() - t0
+        if tri.label != "ok":
+            yield from self._fixed_reply(tri, message, session_id, profile, flags, timings, t0)
+            return
+
+        u = answered or understand(message, previous=ctx.previous, previous_topic=ctx.topic, profile=eff_profile)
+        if answered is None and self.settings.dialogue.ask_clarifying:
+            ask = clarify.needed(u.query.standalone, eff_profile, ctx.asked)
+            if ask is not None:
+                yield from self._fixed_reply(ask, message, session_id, profile, flags, timings, t0, u.query)
+                return
+
+        t1 = time.perf_counter()
+        hits, search_flags = self._search(u) if hits is None else self._usable(hits)
+        flags.extend(search_flags)
+        timings.retrieval_s = time.perf_counter() - t1
+        yield ReplyEvent("triage", triage=tri)
+        sources = tuple(citations_for(hits))
+        yield ReplyEvent("sources", citations=sources)
+
+        if not hits:
+            flags.append("no_relevant_source")
+            if self.retriever is None:
+                flags.append("no_index")
+            text = prompts.no_source_message(whom_to_ask(u.query.standalone, eff_profile))
+            yield ReplyEvent("delta", text=text)
+            reply = Reply(text=text, triage=tri, flags=flags, timings=timings, query=u.query)
+            yield self._finish(reply, message, session_id, profile, t0)
+            return
+
+        gen = generator or self.generator
+        mode = self.settings.dialogue.answer_mode
+        evidence = Evidence(hits, self.embedder)
+        parts: list[str] = []
+        for delta in self._answer(mode, gen, u, hits, evidence, eff_profile, prompt_history, timings, t0):
+            parts.append(delta)
+            yield ReplyEvent("delta", text=delta)
+        raw = "".join(parts)
+
+        system = prompts.system_prompt(canary=self.canary, lead_only=mode == "hybrid")
+        if mode != "extractive" and leaks_system_prompt(raw, system, self.canary):
+            flags.append("system_prompt_leak")
+            reply = Reply(text=prompts.LEAK_REFUSAL, triage=tri, flags=flags, timings=timings, query=u.query)
+            reply.retrieved = self._retrieved(hits)
+            yield self._finish(reply, message, session_id, profile, t0)
+            return
+
+        grounded = ground(
+            raw,
+            evidence,
+            threshold=self.settings.dialogue.ground_threshold,
+            unsupported=self.settings.dialogue.unsupported_sentences,
+        )
+        flags.extend(grounded.flags)
+        text = grounded.text
+        if not strip_citations(text).strip():
+            text = prompts.ALL_DROPPED_MESSAGE.format(whom=whom_to_ask(u.query.standalone, eff_profile))
+        elif grounded.unsupported and self.settings.dialogue.unsupported_sentences == "flag":
+            text += "\n\n" + prompts.UNSUPPORTED_NOTE.format(n=grounded.unsupported)
+        if mode != "generative":
+            notes = prompts.profile_notes(eff_profile, medicine_question=mentions_medicine(u.query.standalone))
+            if notes:
+                text += "\n\n" + " ".join(notes)
+        if eff_profile is not None and not eff_profile.is_empty():
+            flags.append("profile_used")
+        reply = Reply(
+            text=text,
+            citations=citations_for(hits, grounded.used_sources),
+            grounded_fraction=grounded.grounded_fraction,
+            triage=tri,
+            flags=flags,
+            timings=timings,
+            retrieved=self._retrieved(hits),
+            query=u.query,
+        )
+        yield self._finish(reply, message, session_id, profile, t0)
+
+    # ------------------------------------------------------------------ steps
+
+    def _check_message(self, message: str) -> tuple[str, list[str]]:
+        if not isinstance(message, str) or not message.strip():
+            raise DialogueError("empty message: type a health question")
+        flags: list[str] = []
+        limit = self.settings.dialogue.max_message_chars
+        text = message.strip()
+        if len(text) > limit:
+            text = text[:limit]
+            flags.append("message_truncated")
+        return text, flags
+
+    def _turns_and_profile(
+        self, session_id: str | None, profile: PatientProfile | None, history: list[ChatMessage] | None
+    ) -> tuple[list[ChatMessage], PatientProfile | None]:
+        if history is not None:  # the caller owns the conversation (API)
+            return list(history), profile
+        if session_id is None:
+            return [], profile
+        session = self.sessions.snapshot(session_id)
+        return session.turns, profile if profile is not None else session.profile
+
+    def _count(self, text: str) -> int:
+        return self.generator.count_tokens(text)
+
+    def _triage(self, message: str, history: Sequence[ChatMessage], profile: PatientProfile | None) -> Triage:
+        if self.triage_fn is None:
+            return Triage("ok")
+        return self.triage_fn(message, list(history), profile)
+
+    def _usable(self, hits: Sequence[Hit]) -> tuple[list[Hit], list[str]]:
+        """Hits above the relevance threshold with poisoned passages removed, and flags."""
+        min_score = self.settings.knowledge.min_score
+        kept = [h for h in hits if h.score >= min_score]
+        clean = [h for h in kept if not poisoned(h.chunk.text)]
+        removed = len(kept) - len(clean)
+        if removed:
+            log.warning("removed %d retrieved passage(s) containing instructions to the assistant", removed)
+        return clean[: self.settings.knowledge.top_k], [f"source_injection_removed:{removed}"] if removed else []
+
+    def _search(self, u: Understanding) -> tuple[list[Hit], list[str]]:
+        if self.retriever is None:
+            return [], []
+        # A long message goes in full plus its reduced question; the retriever scores each
+        # signal with the better of the two.
+        k = self.settings.knowledge.top_k
+        if u.reduced != u.query.standalone:
+            terms = u.query.retrieval[len(u.reduced) :]
+            hits = self.retriever.search(u.query.standalone + terms, k, question=u.query.retrieval)
+        else:
+            hits = self.retriever.search(u.query.retrieval, k)
+        return self._usable(hits)
+
+    def _fit_sources(
+        self, u: Understanding, hits: list[Hit], profile: PatientProfile | None, lead_only: bool
+    ) -> list[Hit]:
+        """Drop the lowest-ranked sources until system + sources + question fit the prompt."""
+        limit = self.settings.llm.max_prompt_tokens - PROMPT_RESERVE_TOKENS
+        kept = list(hits)
+        system = prompts.system_prompt(canary=self.canary, lead_only=lead_only)
+        while len(kept) > 1:
+            turn = prompts.user_turn(u.query.standalone, [h.chunk for h in kept], profile)
+            if self._count(system) + self._count(turn) <= limit:
+                break
+            kept.pop()
+        return kept
+
+    def _answer(
+        self,
+        mode: str,
+        gen: Generator,
+        u: Understanding,
+        hits: list[Hit],
+        evidence: Evidence,
+        profile: PatientProfile | None,
+        history: list[ChatMessage],
+        timings: Timings,
+        t0: float,
+    ) -> Iterator[str]:
+        question = u.query.standalone if len(u.query.standalone) <= 600 else u.reduced
+        boost = profile_terms(profile, question)
+        if mode == "extractive":
+            picked = select_sentences(question, evidence, max_words=EXTRACTIVE_MAX_WORDS, boost_terms=boost)
+            timings.first_token_s = time.perf_counter() - t0
+            yield prompts.EXTRACTIVE_INTRO + "\n" + _quote(picked)
+            return
+        lead_only = mode == "hybrid"
+        fitted = self._fit_sources(u, hits, profile, lead_only)
+        if lead_only:
+            messages = prompts.build_messages(
+                question, [h.chunk for h in fitted], profile=profile, canary=self.canary, lead_only=True
+            )
+            params = GenerationParams(max_new_tokens=LEAD_MAX_TOKENS, stop=("\n",))
+        else:
+            limit = self.settings.llm.max_prompt_tokens - PROMPT_RESERVE_TOKENS
+            fixed = prompts.build_messages(question, [h.chunk for h in fitted], profile=profile, canary=self.canary)
+            room = limit - sum(self._count(m.content) + 4 for m in fixed)
+            hist = trim_history(history, max(0, room), self._count)
+            messages = prompts.build_messages(
+                question, [h.chunk for h in fitted], profile=profile, history=hist, canary=self.canary
+            )
+            params = GenerationParams()
+        t_gen = time.perf_counter()
+        generated: list[str] = []
+        if lead_only:
+            # Only the first sentence is kept; stop streaming once it is complete.
+            buffer = ""
+            emitted = 0
+            for delta in gen.stream(messages, params):
+                if timings.first_token_s is None:
+                    timings.first_token_s = time.perf_counter() - t0
+                generated.append(delta)
+                buffer += delta
+                cut = _first_sentence_end(buffer)
+                if cut is not None:
+                    buffer = buffer[:cut]
+                if len(buffer) > emitted:
+                    yield buffer[emitted:]
+                    emitted = len(buffer)
+                if cut is not None:
+                    break
+            lead = buffer.strip()
+            timings.generation_s = time.perf_counter() - t_gen
+            timings.tokens_generated = self._count("".join(generated)) if generated else 0
+            picked = select_sentences(question, evidence, max_words=HYBRID_MAX_WORDS, boost_terms=boost, exclude=[lead])
+            yield "\n\n" + prompts.HYBRID_SOURCES_INTRO + "\n" + _quote(picked)
+            return
+        for delta in gen.stream(messages, params):
+            if timings.first_token_s is None:
+                timings.first_token_s = time.perf_counter() - t0
+            generated.append(delta)
+            yield delta
+        timings.generation_s = time.perf_counter() - t_gen
+        timings.tokens_generated = self._count("".join(generated)) if generated else 0
+
+    def _fixed_reply(
+        self,
+        tri: Triage,
+        message: str,
+        session_id: str | None,
+        profile: PatientProfile | None,
+        flags: list[str],
+        timings: Timings,
+        t0: float,
+        query: Query | None = None,
+    ) -> Iterator[ReplyEvent]:
+        text = tri.message or _fallback_message(tri)
+        yield ReplyEvent("triage", triage=tri)
+        yield ReplyEvent("sources")
+        yield ReplyEvent("delta", text=text)
+        flags.append(tri.label if tri.label != "clarify" else f"clarify:{tri.category}")
+        reply = Reply(text=text, triage=tri, flags=flags, timings=timings, query=query)
+        yield self._finish(reply, message, session_id, profile, t0)
+
+    def _finish(
+        self, reply: Reply, message: str, session_id: str | None, profile: PatientProfile | None, t0: float
+    ) -> ReplyEvent:
+        reply.timings.total_s = time.perf_counter() - t0
+        if session_id is not None:
+            self.sessions.update(
+                session_id,
+                turns=[ChatMessage("user", message), ChatMessage("assistant", reply.text)],
+                profile=profile,
+            )
+        return ReplyEvent("done", text=reply.text, triage=reply.triage, citations=tuple(reply.citations), reply=reply)
+
+    @staticmethod
+    def _retrieved(hits: Sequence[Hit]) -> list[dict[str, Any]]:
+        return [
+            {
+                "n": n,
+                "doc_id": h.chunk.doc_id,
+                "chunk_id": h.chunk.id,
+                "score": round(float(h.score), 4),
+                "title": h.chunk.title,
+                "url": h.chunk.url,
+                "source": h.chunk.source,
+            }
+            for n, h in enumerate(hits, 1)
+        ]
+
+
+def _fallback_message(tri: Triage) -> str:
+    if tri.label == "clarify":
+        return prompts.CLARIFY_FEVER_AGE if tri.category == clarify.FEVER_AGE else prompts.CLARIFY_PREGNANCY
+    return prompts.no_source_message(prompts.WHOM_TO_ASK_DEFAULT)
+
+
+_SENT_END = re.compile(r"[.!?](?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s|$)")
+
+
+def _first_sentence_end(text: str) -> int | None:
+    """End offset of the first complete sentence (with any citation after it) once the text
+    after it has started, so "e.g." at the very end is not taken as an end."""
+    for m in _SENT_END.finditer(text):
+        if len(text[: m.start()].split()) >= 4 and len(text) > m.end():
+            return m.end()
+    return None
+
+
+def _quote(sentences: Sequence[Any]) -> str:
+    return "\n".join(f"- {s.text} [{s.source}]" for s in sentences)
+
+
+__all__ = ["DialogueError", "DialogueService", "conversation_context", "leaks_system_prompt", "poisoned"]

@@ -1,0 +1,72 @@
+"""``python -m chatbot batch`` and ``python -m chatbot evaluate``: registered by the dispatcher.
+
+Argument parsing only; the work happens in :mod:`chatbot.evaluation.batch` and
+:mod:`chatbot.evaluation.runner`, imported when a command runs so ``--help`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+SUITES = ("liveqa", "safety", "medquad")
+
+
+def _add_overrides(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", help="index directory (default: settings.knowledge.index_dir or <data_dir>/index)")
+    p.add_argument("--adapter", help="LoRA adapter directory applied on top of the model")
+    p.add_argument("--model", help="model id or local path (default: the configured one)")
+
+
+def register(subparsers: Any) -> None:
+    batch = subparsers.add_parser(
+        "batch",
+        help="answer every line of a JSONL file and write the structured replies",
+        description="Each input line is {'id', 'text'} or {'id', 'messages': [{'role','content'}...]}; "
+        "each output line carries the id plus the full reply (text, triage, citations, timings...).",
+    )
+    batch.add_argument("--input", required=True, help="input JSONL file")
+    batch.add_argument("--output", required=True, help="output JSONL file (written line by line)")
+    _add_overrides(batch)
+    batch.set_defaults(func=_run_batch)
+
+    ev = subparsers.add_parser(
+        "evaluate",
+        help="run an evaluation suite and write report.md/report.html, results.jsonl and a rating CSV",
+    )
+    ev.add_argument("--suite", required=True, choices=SUITES)
+    ev.add_argument("--output", required=True, help="report directory (created)")
+    ev.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("CONFIG_A", "CONFIG_B"),
+        help="two YAML settings files run on the same inputs; differences get paired bootstrap intervals",
+    )
+    ev.add_argument("--questions", help="liveqa: LiveQA-format questions XML (default: shared liveqa_med_dev)")
+    ev.add_argument("--qrels", help="liveqa: qrels file (question id, 0, answer id, grade)")
+    ev.add_argument("--judged", help="liveqa: judged answers CSV (reference answers)")
+    ev.add_argument("--input", help="safety: labelled JSONL (default: tests/data/triage.jsonl)")
+    ev.add_argument("--limit", type=int, help="only the first N questions/messages")
+    ev.add_argument("--ratings", help="clinician ratings CSV to join into the report")
+    ev.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    ev.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for --compare")
+    _add_overrides(ev)
+    ev.set_defaults(func=_run_evaluate)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    from chatbot.evaluation.batch import settings_overrides
+
+    return settings_overrides(index=args.index, adapter=args.adapter, model=args.model)
+
+
+def _run_batch(args: argparse.Namespace) -> int:
+    from chatbot.evaluation.batch import run_batch_cli
+
+    return run_batch_cli(args.input, args.output, config=args.config, overrides=_overrides(args))
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from chatbot.evaluation.runner import run_evaluate_cli
+
+    return run_evaluate_cli(args, overrides=_overrides(args))

@@ -1,0 +1,496 @@
+"""In-process transformers backend (``llm.mode: hf``): load, quantize, attach LoRA, stream.
+
+Decoding is a hand-written loop over the model's forward pass with a KV cache rather than
+``model.generate`` + ``TextIteratorStreamer``: it runs in the caller's thread (no helper thread
+to leak when a client goes away), can stop the moment a stop string or a degenerate loop
+appears, and applies the repetition controls to the *answer* only. ``generate`` applies them to
+the whole sequence, which for a retrieval prompt forbids quoting four words of a source.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chatbot.llm.base import GenerationError, GenerationParams
+from chatbot.llm.cache import ADAPTER_METADATA, ensure_checkpoint, gguf_source, source_sha256
+from chatbot.settings import LLMSettings
+from chatbot.types import ChatMessage
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+log = logging.getLogger(__name__)
+
+# A prompt longer than this many characters per allowed token cannot fit even in the best
+# case, so it is refused before tokenizing (a 1 MB paste must not stall the server).
+_MAX_CHARS_PER_TOKEN = 12
+_WORD = re.compile(r"\w+", re.UNICODE)
+_GUARD_N = 4  # the stream guard counts word 4-grams
+
+
+@dataclass
+class LoadedModel:
+    """A ready model with what callers need to know about where it came from."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    device: str
+    checkpoint: str  # local directory or hub id actually loaded
+    base_label: str  # llm.model as configured
+    base_sha256: str | None  # sha256 of the GGUF file behind the checkpoint, when there is one
+    quantization: str
+    adapter: str | None = None
+
+    def identity(self) -> dict[str, Any]:
+        """What the fine-tuning module writes into ``healthbot_adapter.json`` and what an
+        adapter is checked against at load time."""
+        cfg = self.model.config
+        return {
+            "base_model": self.base_label,
+            "base_sha256": self.base_sha256,
+            "model_type": getattr(cfg, "model_type", None),
+            "hidden_size": getattr(cfg, "hidden_size", None),
+            "num_hidden_layers": getattr(cfg, "num_hidden_layers", None),
+            "vocab_size": getattr(cfg, "vocab_size", None),
+        }
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise GenerationError("llm.device is 'cuda' but no CUDA GPU is visible to torch: set llm.device: cpu or auto")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _dtype(name: str) -> torch.dtype:
+    import torch
+
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def _quantization_config(settings: LLMSettings) -> Any:
+    if settings.quantization == "none":
+        return None
+    import importlib.util
+
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise GenerationError(
+            f"llm.quantization: {settings.quantization} needs bitsandbytes: "
+            "`pip install bitsandbytes==0.50.2`, or set llm.quantization: none"
+        )
+    from transformers import BitsAndBytesConfig
+
+    if settings.quantization == "4bit":
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=_dtype(settings.compute_dtype),
+        )
+    return BitsAndBytesConfig(load_in_8bit=True)
+
+
+def _checkpoint_for(settings: LLMSettings, cache_dir: Path) -> tuple[str, str | None]:
+    """(what to pass to from_pretrained, sha256 of its GGUF source or None)."""
+    src = gguf_source(settings.model, settings.gguf_file)
+    if src is not None:
+        ckpt = ensure_checkpoint(src, cache_dir)
+        return str(ckpt), source_sha256(ckpt)
+    path = Path(settings.model).expanduser()
+    looks_local = settings.model.startswith((".", "/", "~")) or path.exists() or settings.model.count("/") > 1
+    if looks_local and not path.is_dir():
+        raise GenerationError(
+            f"llm.model path not found: {settings.model} (use 'embedded', a local model directory "
+            "with config.json, or a Hugging Face model id)"
+        )
+    if looks_local and not (path / "config.json").is_file():
+        raise GenerationError(
+            f"llm.model {settings.model} has no config.json: point it at a transformers checkpoint "
+            "directory (or set llm.gguf_file for a GGUF file in it)"
+        )
+    return (str(path) if looks_local else settings.model), None
+
+
+def _one_line(err: BaseException, limit: int = 240) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def load_model(settings: LLMSettings, cache_dir: Path, *, merge_adapter: bool | None = None) -> LoadedModel:
+    """Load tokenizer + model as ``settings`` says (converting the embedded GGUF once).
+
+    Public so the fine-tuning module loads its base exactly the way inference does.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = resolve_device(settings.device)
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    qconfig = _quantization_config(settings)
+    checkpoint, sha = _checkpoint_for(settings, cache_dir)
+    kwargs: dict[str, Any] = {
+        "dtype": _dtype(settings.compute_dtype),
+        "use_safetensors": True,
+        "trust_remote_code": False,
+    }
+    if qconfig is not None:
+        kwargs["quantization_config"] = qconfig
+        kwargs["device_map"] = {"": 0} if device == "cuda" else {"": "cpu"}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=False)
+        model = AutoModelForCausalLM.from_pretrained(checkpoint, **kwargs)
+    except GenerationError:
+        raise
+    except Exception as err:
+        hint = (
+            "delete that directory or run `python -m chatbot prepare` to rebuild it"
+            if sha is not None
+            else "check llm.model (a local safetensors checkpoint or a model already in the Hugging Face cache)"
+        )
+        raise GenerationError(f"could not load model {checkpoint}: {_one_line(err)} ({hint})") from None
+    if qconfig is None:
+        model.to(device)
+    model.eval()
+    loaded = LoadedModel(model, tokenizer, device, checkpoint, settings.model, sha, settings.quantization)
+    if settings.adapter:
+        merge = settings.merge_adapter if merge_adapter is None else merge_adapter
+        attach_adapter(loaded, Path(settings.adapter).expanduser(), merge=merge and qconfig is None)
+    return loaded
+
+
+def check_adapter(loaded: LoadedModel, adapter_dir: Path) -> None:
+    """Refuse an adapter trained for another base, before peft fails deep inside with shapes."""
+    if not (adapter_dir / "adapter_config.json").is_file():
+        raise GenerationError(
+            f"llm.adapter {adapter_dir} is not a LoRA adapter directory (no adapter_config.json): "
+            "point it at the folder written by `python -m finetune` or peft's save_pretrained"
+        )
+    ours = loaded.identity()
+    meta_path = adapter_dir / ADAPTER_METADATA
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except ValueError:
+            meta = {}
+        theirs_sha = meta.get("base_sha256")
+        if theirs_sha and ours["base_sha256"] and theirs_sha != ours["base_sha256"]:
+            raise GenerationError(
+                f"adapter {adapter_dir} was trained on base model {meta.get('base_model')!r} "
+                f"(sha256 {str(theirs_sha)[:12]}), but llm.model is {ours['base_model']!r} "
+                f"(sha256 {str(ours['base_sha256'])[:12]}): set llm.model to the adapter's base or train a new adapter"
+            )
+        for key in ("model_type", "hidden_size", "num_hidden_layers", "vocab_size"):
+            if meta.get(key) is not None and ours[key] is not None and meta[key] != ours[key]:
+                raise GenerationError(
+                    f"adapter {adapter_dir} was trained on {meta.get('base_model')!r} with {key}={meta[key]}, "
+                    f"but llm.model {ours['base_model']!r} has {key}={ours[key]}: use the adapter's base model"
+                )
+    _check_adapter_shapes(loaded, adapter_dir)
+
+
+def _check_adapter_shapes(loaded: LoadedModel, adapter_dir: Path) -> None:
+    weights = adapter_dir / "adapter_model.safetensors"
+    if not weights.is_file():
+        raise GenerationError(
+            f"llm.adapter {adapter_dir} has no adapter_model.safetensors (only safetensors adapters are loaded)"
+        )
+    from safetensors import safe_open
+
+    pattern = re.compile(r"^(?:base_model\.model\.)?(.+)\.lora_([AB])(?:\.[^.]+)?\.weight$")
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
+    except Exception as err:
+        raise GenerationError(f"adapter weights {weights} are unreadable ({_one_line(err, 120)}): re-save the adapter")
+    model = loaded.model
+    for key, shape in shapes.items():
+        m = pattern.match(key)
+        if not m or len(shape) != 2:
+            continue
+        name, which = m.groups()
+        try:
+            module = model.get_submodule(name)
+        except AttributeError:
+            raise GenerationError(
+                f"adapter {adapter_dir} targets layer {name!r}, which llm.model {loaded.base_label!r} does not "
+                "have: the adapter was trained for another base model"
+            ) from None
+        in_f = getattr(module, "in_features", None)
+        out_f = getattr(module, "out_features", None)
+        want = shape[1] if which == "A" else shape[0]
+        have = in_f if which == "A" else out_f
+        if have is not None and want != have:
+            raise GenerationError(
+                f"adapter {adapter_dir} expects {name} with {'in' if which == 'A' else 'out'}_features={want}, "
+                f"but llm.model {loaded.base_label!r} has {have}: the adapter was trained for another base model"
+            )
+
+
+def attach_adapter(loaded: LoadedModel, adapter_dir: Path, *, merge: bool) -> None:
+    if not adapter_dir.is_dir():
+        raise GenerationError(f"llm.adapter directory not found: {adapter_dir} (fix the path or unset llm.adapter)")
+    check_adapter(loaded, adapter_dir)
+    from peft import PeftModel
+
+    try:
+        model = PeftModel.from_pretrained(loaded.model, str(adapter_dir), is_trainable=False)
+    except Exception as err:
+        raise GenerationError(
+            f"could not load adapter {adapter_dir}: {_one_line(err)} (was it trained for llm.model {loaded.base_label!r}?)"
+        ) from None
+    if merge:
+        # Folding B@A into the weights removes the adapter's extra matmuls from every step.
+        model = model.merge_and_unload()
+    model.eval()
+    loaded.model = model
+    loaded.adapter = str(adapter_dir)
+
+
+class _RepetitionGuard:
+    """Counts word 4-grams of the streamed answer; trips when one reaches ``limit`` occurrences."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.words: list[str] = []
+        self.counts: Counter[tuple[str, ...]] = Counter()
+        self._pending = ""
+
+    def feed(self, text: str) -> bool:
+        """Add streamed text; True when the answer has started looping."""
+        self._pending += text.lower()
+        counted_to = 0
+        for m in _WORD.finditer(self._pending):
+            if m.end() == len(self._pending):
+                break  # the word may continue in the next delta
+            counted_to = m.end()
+            self.words.append(m.group())
+            if len(self.words) >= _GUARD_N:
+                gram = tuple(self.words[-_GUARD_N:])
+                self.counts[gram] += 1
+                if self.counts[gram] >= self.limit:
+                    return True
+        self._pending = self._pending[counted_to:]
+        return False
+
+
+class _StopMatcher:
+    """Holds back just enough text to never emit the beginning of a stop string."""
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self.stops = tuple(s for s in stops if s)
+        self.buffer = ""
+
+    def push(self, text: str) -> tuple[str, bool]:
+        """(text safe to emit now, whether a stop string was hit)."""
+        if not self.stops:
+            return text, False
+        self.buffer += text
+        cut = min((i for i in (self.buffer.find(s) for s in self.stops) if i >= 0), default=-1)
+        if cut >= 0:
+            out, self.buffer = self.buffer[:cut], ""
+            return out, True
+        keep = 0
+        for s in self.stops:
+            for k in range(min(len(s) - 1, len(self.buffer)), 0, -1):
+                if self.buffer.endswith(s[:k]):
+                    keep = max(keep, k)
+                    break
+        out = self.buffer[: len(self.buffer) - keep]
+        self.buffer = self.buffer[len(out) :]
+        return out, False
+
+    def flush(self) -> str:
+        out, self.buffer = self.buffer, ""
+        return out
+
+
+class HFGenerator:
+    """:class:`chatbot.llm.base.Generator` over a transformers causal LM."""
+
+    def __init__(self, settings: LLMSettings, cache_dir: Path, *, loaded: LoadedModel | None = None) -> None:
+        self.settings = settings
+        t0 = time.perf_counter()
+        self.loaded = loaded or load_model(settings, cache_dir)
+        self.load_seconds = time.perf_counter() - t0
+        self.model = self.loaded.model
+        self.tokenizer = self.loaded.tokenizer
+        self.device = self.loaded.device
+        self._lock = threading.Lock()
+        self._eos_ids = self._collect_eos_ids()
+        base = Path(self.loaded.checkpoint).name or self.loaded.checkpoint
+        parts = [f"hf:{base}"]
+        if settings.quantization != "none":
+            parts.append(settings.quantization)
+        if self.loaded.adapter:
+            parts.append(f"lora:{Path(self.loaded.adapter).name}")
+        self.name = "+".join(parts)
+        ctx = getattr(self.model.config, "max_position_embeddings", None)
+        self.context_length = int(ctx) if ctx else 2048
+        log.info("loaded %s on %s in %.1f s", self.name, self.device, self.load_seconds)
+
+    def _collect_eos_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for value in (self.tokenizer.eos_token_id, getattr(self.model.generation_config, "eos_token_id", None)):
+            if isinstance(value, int):
+                ids.add(value)
+            elif isinstance(value, list):
+                ids.update(v for v in value if isinstance(v, int))
+        for tok in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>"):
+            tid = self.tokenizer.convert_tokens_to_ids(tok)
+            if isinstance(tid, int) and tid != self.tokenizer.unk_token_id and tid >= 0:
+                ids.add(tid)
+        return ids
+
+    # --- prompt -----------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def _template(self, messages: list[ChatMessage]) -> list[int]:
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        if getattr(self.tokenizer, "chat_template", None):
+            out = self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
+            ids = out["input_ids"] if isinstance(out, dict) or hasattr(out, "keys") else out
+            return [int(i) for i in ids]
+        # Base models without a template: plain "role: text" lines and an open assistant turn.
+        text = "\n".join(f"{m.role}: {m.content}" for m in messages) + "\nassistant:"
+        return [int(i) for i in self.tokenizer.encode(text)]
+
+    def encode_prompt(self, messages: list[ChatMessage]) -> list[int]:
+        """Token ids of the chat prompt, fitted into ``llm.max_prompt_tokens``.
+
+        Policy: the system messages and the last message are always kept whole; when the
+        prompt is too long the *oldest* other messages (earlier turns) are dropped one at a time.
+        If the kept part alone is still too long, a GenerationError asks to shorten it: cutting
+        into the question or the sources would answer something the user did not ask.
+        """
+        if not messages or not any(m.content.strip() for m in messages) or not messages[-1].content.strip():
+            raise GenerationError("empty prompt: send a non-empty message")
+        limit = self.settings.max_prompt_tokens
+        kept = [m for m in messages[:-1] if m.role == "system"] + [messages[-1]]
+        chars = sum(len(m.content) for m in kept)
+        if chars > limit * _MAX_CHARS_PER_TOKEN:
+            raise GenerationError(
+                f"prompt is {chars:,} characters, far over llm.max_prompt_tokens={limit}: shorten the message"
+            )
+        msgs = list(messages)
+        ids = self._template(msgs)
+        dropped = 0
+        while len(ids) > limit:
+            idx = next((i for i, m in enumerate(msgs[:-1]) if m.role != "system"), None)
+            if idx is None:
+                raise GenerationError(
+                    f"prompt is {len(ids)} tokens, over llm.max_prompt_tokens={limit}: "
+                    "shorten the message or raise llm.max_prompt_tokens"
+                )
+            del msgs[idx]
+            dropped += 1
+            ids = self._template(msgs)
+        if dropped:
+            log.info("dropped the %d oldest message(s) to fit llm.max_prompt_tokens=%d", dropped, limit)
+        return ids
+
+    # --- decoding ---------------------------------------------------------------------------
+
+    def stream(self, messages: list[ChatMessage], params: GenerationParams | None = None) -> Iterator[str]:
+        params = params or GenerationParams()
+        prompt_ids = self.encode_prompt(messages)
+        cap = self.settings.max_new_tokens
+        max_new = min(params.max_new_tokens, cap) if params.max_new_tokens else cap
+        max_new = max(0, min(max_new, self.context_length - len(prompt_ids)))
+        temperature = self.settings.temperature if params.temperature is None else params.temperature
+        return self._stream(prompt_ids, max_new, temperature, params.stop)
+
+    def _stream(self, prompt_ids: list[int], max_new: int, temperature: float, stops: tuple[str, ...]) -> Iterator[str]:
+        import torch
+
+        with self._lock, torch.inference_mode():
+            guard = _RepetitionGuard(self.settings.max_repeated_ngram)
+            matcher = _StopMatcher(stops)
+            generated: list[int] = []
+            emitted = ""
+            rng = torch.Generator(device="cpu").manual_seed(self.settings.seed)
+            for token in self._decode_tokens(prompt_ids, max_new, temperature, rng):
+                generated.append(token)
+                text = self.tokenizer.decode(generated, skip_special_tokens=True)
+                if text.endswith("\ufffd"):
+                    continue  # half of a multi-byte character; wait for the rest
+                delta, emitted = text[len(emitted) :], text
+                if not delta:
+                    continue
+                out, stopped = matcher.push(delta)
+                if out:
+                    yield out
+                if stopped:
+                    return
+                if guard.feed(delta):
+                    log.info("stopped a repeating answer after %d tokens", len(generated))
+                    return
+            tail = matcher.flush()
+            if tail:
+                yield tail
+
+    def _decode_tokens(
+        self, prompt_ids: list[int], max_new: int, temperature: float, rng: torch.Generator
+    ) -> Iterator[int]:
+        import torch
+        from transformers import DynamicCache
+
+        s = self.settings
+        device = self.model.device if hasattr(self.model, "device") else self.device
+        input_ids = torch.tensor([prompt_ids], device=device)
+        cache = DynamicCache()
+        seen: list[int] = []
+        penalized: set[int] = set()
+        banned_after: dict[tuple[int, ...], set[int]] = {}
+        n = s.no_repeat_ngram_size
+        for _ in range(max_new):
+            out = self.model(input_ids=input_ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            cache = out.past_key_values
+            logits = out.logits[0, -1].float()
+            if s.repetition_penalty != 1.0 and penalized:
+                idx = torch.tensor(sorted(penalized), device=logits.device)
+                vals = logits[idx]
+                logits[idx] = torch.where(vals > 0, vals / s.repetition_penalty, vals * s.repetition_penalty)
+            if n and len(seen) >= n - 1:
+                banned = banned_after.get(tuple(seen[len(seen) - n + 1 :]) if n > 1 else ())
+                if banned:
+                    logits[torch.tensor(sorted(banned), device=logits.device)] = float("-inf")
+            token = self._pick(logits, temperature, rng)
+            if token in self._eos_ids:
+                return
+            seen.append(token)
+            penalized.add(token)
+            if n and len(seen) >= n:
+                banned_after.setdefault(tuple(seen[len(seen) - n : -1]), set()).add(token)
+            yield token
+            input_ids = torch.tensor([[token]], device=device)
+
+    def _pick(self, logits: torch.Tensor, temperature: float, rng: torch.Generator) -> int:
+        import torch
+
+        if temperature <= 0:
+            return int(torch.argmax(logits).item())
+        probs = torch.softmax(logits / temperature, dim=-1).cpu()
+        top_p = self.settings.top_p
+        if top_p < 1.0:
+            sorted_p, order = torch.sort(probs, descending=True)
+            keep = torch.cumsum(sorted_p, dim=-1) - sorted_p < top_p
+            sorted_p = torch.where(keep, sorted_p, torch.zeros_like(sorted_p))
+            choice = torch.multinomial(sorted_p / sorted_p.sum(), 1, generator=rng)
+            return int(order[choice].item())
+        return int(torch.multinomial(probs, 1, generator=rng).item())

@@ -1,0 +1,280 @@
+"""The clinician workbench (behind a login): one question, several configurations side by side
+over the same passages, a structured rating per answer, exports, a summary chart and CSV import.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chatbot import prompts
+from chatbot.concurrency import BusyError, ConcurrencyLimiter
+from chatbot.errors import HealthbotError
+from chatbot.storage import AXES, Rating, Storage, StorageError
+from chatbot.ui.compare import Comparer, Comparison
+from chatbot.ui.render import answer_markdown, inert_markdown, passages_markdown
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+    from chatbot.settings import Settings
+
+log = logging.getLogger("healthbot.ui")
+
+AXIS_NAMES = list(AXES)
+
+
+def metrics_markdown(result_reply: Any) -> str:
+    """Grounded fraction, triage, flags and timings of one answer."""
+    r = result_reply
+    gf = "n/a" if r.grounded_fraction is None else f"{r.grounded_fraction:.0%}"
+    t = r.timings
+    ttft = "n/a" if t.first_token_s is None else f"{t.first_token_s:.2f} s"
+    flags = ", ".join(inert_markdown(f) for f in r.flags) or "none"
+    return (
+        f"**Grounded:** {gf} · **Triage:** {r.triage.label} · **Flags:** {flags}  \n"
+        f"**Timings:** retrieval {t.retrieval_s:.2f} s · first token {ttft} · generation {t.generation_s:.2f} s · "
+        f"total {t.total_s:.2f} s · {t.tokens_generated} tokens"
+    )
+
+
+def comparison_state(c: Comparison) -> dict[str, Any]:
+    """What a later rating needs to know about the comparison (kept in the browser session)."""
+    return {
+        "question": c.question,
+        "passages": [{k: v for k, v in p.items() if k != "text"} for p in c.passages],
+        "results": {
+            r.name: {
+                "answer": r.reply.text,
+                "grounded_fraction": r.reply.grounded_fraction,
+                "flags": list(r.reply.flags),
+                "timings": asdict(r.reply.timings),
+                "overrides": r.overrides,
+                "citations": [c.n for c in r.reply.citations],
+            }
+            for r in c.results
+        },
+    }
+
+
+class Workbench:
+    """Handlers of the clinician workbench, testable without a browser."""
+
+    def __init__(self, settings: "Settings", comparer: Comparer, limiter: ConcurrencyLimiter, storage: Storage) -> None:
+        self.settings = settings
+        self.comparer = comparer
+        self.limiter = limiter
+        self.storage = storage
+        self.export_dir = settings.data_dir / "exports"
+
+    def compare(self, question: str) -> tuple[str, list[str], list[str], dict[str, Any] | None, str]:
+        """(passages, answers per config, metrics per config, state, status)."""
+        names = self.comparer.names
+        empty = [""] * len(names)
+        q = (question or "").strip()
+        limit = self.settings.dialogue.max_message_chars
+        if not q:
+            return "", empty, empty, None, prompts.EMPTY_MESSAGE
+        if len(q) > limit:
+            return "", empty, empty, None, prompts.MESSAGE_TOO_LONG.format(n=len(q), limit=limit)
+        try:
+            with self.limiter.slot():
+                c = self.comparer.run(q)
+        except BusyError as err:
+            return "", empty, empty, None, str(err)
+        except HealthbotError as err:
+            return "", empty, empty, None, inert_markdown(str(err))
+        except Exception:
+            log.exception("comparison failed")
+            return "", empty, empty, None, prompts.INTERNAL_ERROR_MESSAGE
+        by_name = {r.name: r for r in c.results}
+        answers = [answer_markdown(by_name[n].reply.text, by_name[n].reply.citations) for n in names]
+        metrics = [metrics_markdown(by_name[n].reply) for n in names]
+        return passages_markdown(c.passages), answers, metrics, comparison_state(c), "Compared over the same passages."
+
+    def save_rating(self, state: dict[str, Any] | None, config: str, values: dict[str, Any], rater: str) -> str:
+        if not state or config not in state.get("results", {}):
+            return "Ask a question and compare first; then rate the answers."
+        missing = [AXES[a][0] for a in AXIS_NAMES if not values.get(a)]
+        if missing:
+            return "Please answer every rating question: " + "; ".join(missing)
+        res = state["results"][config]
+        try:
+            rating = Rating(
+                config=config,
+                question=state["question"],
+                answer=res["answer"],
+                comment=values.get("comment") or "",
+                rater=rater,
+                grounded_fraction=res["grounded_fraction"],
+                flags=list(res["flags"]),
+                meta={
+                    "overrides": res["overrides"],
+                    "timings": res["timings"],
+                    "citations": res["citations"],
+                    "passages": [p["doc_id"] for p in state["passages"]],
+                },
+                **{a: values[a] for a in AXIS_NAMES},
+            )
+            rating_id = self.storage.add_rating(rating)
+        except StorageError as err:
+            return inert_markdown(str(err))
+        return f"Saved rating `{rating_id}` for **{inert_markdown(config)}**."
+
+    def export(self, fmt: str) -> str:
+        self.export_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = self.export_dir / f"ratings-{stamp}.{fmt}"
+        tmp = path.with_suffix(path.suffix + ".part")
+        tmp.write_text(self.storage.export(fmt), encoding="utf-8")  # type: ignore[arg-type]
+        tmp.replace(path)
+        return str(path)
+
+    def summary(self) -> tuple[str, str | None]:
+        data = self.storage.summary()
+        if not data:
+            return "_No ratings yet._", None
+        header = "| Configuration | n | " + " | ".join(AXES[a][0] for a in AXIS_NAMES) + " |"
+        rows = [header, "|" + "---|" * (len(AXIS_NAMES) + 2)]
+        for name, s in data.items():
+            cells = " | ".join(f"{s[a]:.0%}" for a in AXIS_NAMES)
+            rows.append(f"| {inert_markdown(name)} | {int(s['n'])} | {cells} |")
+        note = "\n\nEach cell: share of ratings with the best value (aligned, correct, none, low, no bias, supported)."
+        return "\n".join(rows) + note, str(self.chart(data))
+
+    def chart(self, data: dict[str, dict[str, float]]) -> Path:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        self.export_dir.mkdir(parents=True, exist_ok=True)
+        names = list(data)
+        width = 0.8 / max(1, len(names))
+        fig, ax = plt.subplots(figsize=(11, 4.2), dpi=100)
+        for i, name in enumerate(names):
+            xs = [j + i * width - 0.4 + width / 2 for j in range(len(AXIS_NAMES))]
+            ax.bar(xs, [data[name][a] for a in AXIS_NAMES], width, label=f"{name} (n={int(data[name]['n'])})")
+        ax.set_xticks(range(len(AXIS_NAMES)))
+        ax.set_xticklabels([AXES[a][0] for a in AXIS_NAMES], rotation=25, ha="right", fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("share with the best rating")
+        ax.set_title("Clinician ratings per configuration")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        path = self.export_dir / "ratings-summary.png"
+        tmp = self.export_dir / "ratings-summary.png.part"
+        fig.savefig(tmp, format="png")
+        plt.close(fig)
+        tmp.replace(path)
+        return path
+
+    def import_csv(self, file_path: str | None, rater: str) -> str:
+        if not file_path:
+            return "Choose a CSV file first."
+        try:
+            text = Path(file_path).read_text(encoding="utf-8-sig")
+            added = self.storage.import_csv(text, rater=rater)
+        except UnicodeDecodeError:
+            return "The CSV file must be UTF-8."
+        except StorageError as err:
+            return inert_markdown(str(err))
+        return f"Imported {added} rating(s)."
+
+
+def _username(request: "gr.Request | None") -> str:
+    return str(getattr(request, "username", None) or "")
+
+
+def build_clinician_ui(
+    settings: "Settings", comparer: Comparer, limiter: ConcurrencyLimiter, storage: Storage
+) -> "gr.Blocks":
+    import gradio as gr
+
+    wb = Workbench(settings, comparer, limiter, storage)
+    names = comparer.names
+
+    with gr.Blocks(analytics_enabled=False, title="healthbot clinician workbench") as demo:
+        gr.Markdown(f"# Clinician workbench\n{prompts.CLINICIAN_INTRO}")
+        who = gr.Markdown(elem_id="who")
+        state = gr.State(None)
+        with gr.Tab("Compare"):
+            with gr.Row():
+                question = gr.Textbox(label="Question", scale=8, elem_id="cw-question", max_lines=4)
+                ask = gr.Button("Compare", variant="primary", scale=1, elem_id="cw-compare")
+            status = gr.Markdown(elem_id="cw-status")
+            with gr.Accordion("Retrieved passages (shared by all configurations)", open=True):
+                passages = gr.Markdown(elem_id="cw-passages")
+            answers: list[gr.Markdown] = []
+            metrics: list[gr.Markdown] = []
+            save_outputs: list[gr.Markdown] = []
+            with gr.Row(equal_height=False):
+                for i, name in enumerate(names):
+                    with gr.Column(elem_id=f"cw-col-{i}"):
+                        gr.Markdown(f"## {inert_markdown(name)}")
+                        answers.append(gr.Markdown(elem_id=f"cw-answer-{i}", sanitize_html=True))
+                        metrics.append(gr.Markdown(elem_id=f"cw-metrics-{i}"))
+                        with gr.Group(elem_id=f"cw-rate-{i}"):
+                            radios = [
+                                gr.Radio(list(AXES[a][1]), label=AXES[a][0], elem_id=f"cw-{a}-{i}") for a in AXIS_NAMES
+                            ]
+                            comment = gr.Textbox(label="Comment", lines=2, elem_id=f"cw-comment-{i}")
+                        save = gr.Button(f"Save rating for {name}", elem_id=f"cw-save-{i}")
+                        saved = gr.Markdown(elem_id=f"cw-saved-{i}")
+                        save_outputs.append(saved)
+
+                        def make_save(cfg: str) -> Callable[..., str]:
+                            def on_save(st: dict[str, Any] | None, *vals: Any, request: gr.Request) -> str:
+                                values = dict(zip([*AXIS_NAMES, "comment"], vals, strict=True))
+                                return wb.save_rating(st, cfg, values, _username(request))
+
+                            return on_save
+
+                        save.click(make_save(name), [state, *radios, comment], [saved], api_visibility="private")
+
+        with gr.Tab("Ratings"):
+            with gr.Row():
+                csv_btn = gr.Button("Export CSV", elem_id="cw-export-csv")
+                jsonl_btn = gr.Button("Export JSONL", elem_id="cw-export-jsonl")
+            export_file = gr.File(label="Export", interactive=False, elem_id="cw-export-file")
+            refresh = gr.Button("Refresh summary", elem_id="cw-refresh")
+            summary_md = gr.Markdown(elem_id="cw-summary")
+            chart = gr.Image(label="Ratings per configuration", type="filepath", interactive=False, elem_id="cw-chart")
+            upload = gr.File(label="Import ratings (CSV)", file_types=[".csv"], type="filepath", elem_id="cw-import")
+            imported = gr.Markdown(elem_id="cw-imported")
+
+        def on_compare(q: str) -> list[Any]:
+            p, ans, met, st, msg = wb.compare(q)
+            return [p, *ans, *met, st, msg, *([""] * len(names))]
+
+        ask.click(
+            on_compare,
+            [question],
+            [passages, *answers, *metrics, state, status, *save_outputs],
+            concurrency_limit=None,
+            api_visibility="private",
+        )
+        question.submit(
+            on_compare,
+            [question],
+            [passages, *answers, *metrics, state, status, *save_outputs],
+            concurrency_limit=None,
+            api_visibility="private",
+        )
+        csv_btn.click(lambda: wb.export("csv"), None, [export_file], api_visibility="private")
+        jsonl_btn.click(lambda: wb.export("jsonl"), None, [export_file], api_visibility="private")
+        refresh.click(wb.summary, None, [summary_md, chart], api_visibility="private")
+
+        def on_import(path: str | None, request: gr.Request) -> str:
+            return wb.import_csv(path, _username(request))
+
+        upload.upload(on_import, [upload], [imported], api_visibility="private")
+
+        def on_load(request: gr.Request) -> str:
+            user = _username(request)
+            return f"Signed in as **{inert_markdown(user)}** · [Sign out](logout)" if user else ""
+
+        demo.load(on_load, None, [who], api_visibility="private")
+    return demo

@@ -1,0 +1,141 @@
+"""``healthbot_adapter.json``: what an adapter was trained on, written beside every adapter.
+
+Format (a flat JSON object, ``format`` = 1)::
+
+    {
+      "format": 1,
+      "base_model": "embedded",              # what the user configured (id, path or 'embedded')
+      "base_sha256": "<hex>",                # identity of the base weights (see base_identity)
+      "base_identity": "gguf-source" | "checkpoint-files",
+      "quantization": "none" | "4bit",       # how the base was loaded while training
+      "data_manifest_sha256": "<hex>",       # manifest_sha256 of the dataset (finetune.data)
+      "hyperparameters": {...},              # TrainConfig fields that change the result
+      "metrics": {...},                      # training/validation loss, steps, tokens/s
+      "evaluation": {...},                   # filled in by `python -m finetune evaluate`
+      "git_commit": "<hex>" | null,
+      "created": "2026-11-23T22:00:00Z"
+    }
+
+The loader (``chatbot.llm``) calls :func:`check_base_matches` with the checkpoint it is about to
+put the adapter on; an adapter trained on another base is refused with a clear message instead
+of producing silent garbage. Adapters without this file (third-party peft adapters) are accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from finetune.config import FinetuneError
+
+ADAPTER_METADATA = "healthbot_adapter.json"  # same name as chatbot.llm.cache.ADAPTER_METADATA
+METADATA_FORMAT = 1
+
+
+class AdapterMismatchError(FinetuneError):
+    """The adapter was trained on a different base model than the one it is being loaded on."""
+
+
+def base_identity(checkpoint: Path) -> tuple[str, str]:
+    """(kind, sha256) identifying the base weights in a local checkpoint directory.
+
+    A checkpoint converted from GGUF by ``chatbot.llm.cache`` is identified by its source file's
+    sha256 (recorded at conversion), so re-converting the same GGUF keeps the identity. Other
+    checkpoints hash config.json plus the names and sizes of their weight files: cheap, and it
+    changes whenever a different model is put in that directory.
+    """
+    from chatbot.llm.cache import source_sha256
+
+    gguf_hash = source_sha256(checkpoint)
+    if gguf_hash:
+        return "gguf-source", gguf_hash
+    h = hashlib.sha256()
+    config = checkpoint / "config.json"
+    if not config.is_file():
+        raise FinetuneError(f"{checkpoint} has no config.json; is it a transformers checkpoint?")
+    h.update(config.read_bytes())
+    for p in sorted(checkpoint.iterdir()):
+        if p.suffix in (".safetensors", ".bin") and p.is_file():
+            h.update(f"{p.name}:{p.stat().st_size}\n".encode())
+    return "checkpoint-files", h.hexdigest()
+
+
+def git_commit(repo: Path | None = None) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo or Path(__file__).resolve().parent.parent,
+            capture_output=True, text=True, timeout=10, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and commit else None
+
+
+def build_metadata(
+    *,
+    base_model: str,
+    checkpoint: Path,
+    quantization: str,
+    data_manifest_sha256: str,
+    hyperparameters: dict[str, Any],
+    metrics: dict[str, Any],
+) -> dict[str, Any]:
+    kind, digest = base_identity(checkpoint)
+    return {
+        "format": METADATA_FORMAT,
+        "base_model": base_model,
+        "base_sha256": digest,
+        "base_identity": kind,
+        "quantization": quantization,
+        "data_manifest_sha256": data_manifest_sha256,
+        "hyperparameters": hyperparameters,
+        "metrics": metrics,
+        "evaluation": {},
+        "git_commit": git_commit(),
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def write_metadata(adapter_dir: Path, metadata: dict[str, Any]) -> None:
+    path = adapter_dir / ADAPTER_METADATA
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(metadata, indent=2, sort_keys=False) + "\n")
+    tmp.replace(path)
+
+
+def read_metadata(adapter_dir: Path) -> dict[str, Any] | None:
+    """The metadata of an adapter, None when it has none; a damaged file is an error."""
+    path = Path(adapter_dir) / ADAPTER_METADATA
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise FinetuneError(f"adapter metadata {path} is unreadable ({type(err).__name__}); retrain or restore it") from None
+    if not isinstance(data, dict) or data.get("format") != METADATA_FORMAT:
+        raise FinetuneError(f"adapter metadata {path} has an unknown format")
+    return data
+
+
+def check_base_matches(adapter_dir: Path, checkpoint: Path) -> dict[str, Any] | None:
+    """Raise :class:`AdapterMismatchError` unless the adapter was trained on the base at ``checkpoint``.
+
+    ``checkpoint`` is the local directory of the base model the caller loads (for GGUF models,
+    the converted cache directory). Returns the metadata (None for adapters without it).
+    """
+    meta = read_metadata(adapter_dir)
+    if meta is None:
+        return None
+    _, digest = base_identity(Path(checkpoint))
+    if meta.get("base_sha256") != digest:
+        raise AdapterMismatchError(
+            f"adapter {adapter_dir} was trained on base {meta.get('base_model')!r} "
+            f"(sha256 {str(meta.get('base_sha256'))[:12]}), not on the model at {checkpoint} "
+            f"(sha256 {digest[:12]}): set llm.model to that base or train an adapter for this one"
+        )
+    return meta

@@ -1,0 +1,173 @@
+"""Token-aware, sentence-respecting chunking with overlap.
+
+Budgets are counted with the embedder's own tokenizer, and the text actually embedded
+(``embedding_text``: heading line + chunk) is kept under the embedder's maximum length, so
+nothing is silently truncated at encode time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from knowledge.documents import Chunk, Document
+
+# A sentence ends at . ! ? (optionally followed by quotes/brackets) before whitespace, or at a line break.
+_SENT_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9-])|\n+")
+_ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|Dr|Mr|Mrs|Ms|vs|etc|approx|No|St|Fig|U\.S)\.)$")
+SPECIAL_TOKENS = 2  # [CLS] and [SEP] of BERT-style embedders
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences (and list items/lines) of ``text``; never loses non-space characters."""
+    out: list[str] = []
+    pos = 0
+    for m in _SENT_END.finditer(text):
+        piece = text[pos : m.start()].strip()
+        # Rejoin splits after abbreviations like "e.g." so they do not start a chunk.
+        if out and _ABBREV.search(out[-1]) and not text[pos - 1 : m.start()].startswith("\n"):
+            out[-1] = f"{out[-1]} {piece}" if piece else out[-1]
+        elif piece:
+            out.append(piece)
+        pos = m.end()
+    tail = text[pos:].strip()
+    if tail:
+        if out and _ABBREV.search(out[-1]):
+            out[-1] = f"{out[-1]} {tail}"
+        else:
+            out.append(tail)
+    return out
+
+
+@dataclass(frozen=True)
+class ChunkerConfig:
+    chunk_tokens: int = 200
+    overlap_tokens: int = 32
+    max_seq_length: int = 256  # of the embedder; the heading line shares this budget
+
+    def __post_init__(self) -> None:
+        if self.chunk_tokens < 8:
+            raise ValueError("chunk_tokens must be at least 8")
+        if not 0 <= self.overlap_tokens < self.chunk_tokens:
+            raise ValueError("overlap_tokens must be in [0, chunk_tokens)")
+
+
+def heading(doc: Document, section: str = "") -> str:
+    """The line put in front of a chunk when embedding: the stored question, else the title."""
+    base = doc.question or doc.title
+    if section and not doc.question:
+        return f"{doc.title} — {section}" if doc.title else section
+    return base
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What the dense index embeds for a chunk (heading line, then text)."""
+    head = chunk.metadata.get("heading", "")
+    return f"{head}\n{chunk.text}" if head else chunk.text
+
+
+class Chunker:
+    """Splits documents into chunks of at most ``chunk_tokens`` tokens (including the heading)."""
+
+    def __init__(self, count_tokens: Callable[[str], int], config: ChunkerConfig | None = None) -> None:
+        self.count = count_tokens
+        self.config = config or ChunkerConfig()
+
+    def _pieces(self, sentence: str, budget: int) -> list[tuple[str, int]]:
+        """A sentence as (text, tokens) pieces of at most ``budget`` tokens (long ones split by words)."""
+        n = self.count(sentence)
+        if n <= budget:
+            return [(sentence, n)]
+        # Word counts are additive for WordPiece and close to it for BPE; each piece is
+        # re-counted and re-split if the estimate was optimistic.
+        pieces: list[tuple[str, int]] = []
+        cur: list[str] = []
+        cur_n = 0
+        for word in sentence.split():
+            wn = self.count(word)
+            if wn > budget:  # one enormous "word" (a URL, base64...): cut it by characters
+                if cur:
+                    pieces.extend(self._exact(" ".join(cur), budget))
+                    cur, cur_n = [], 0
+                step = max(1, len(word) * budget // (2 * wn))
+                for i in range(0, len(word), step):
+                    pieces.extend(self._exact(word[i : i + step], budget))
+                continue
+            if cur and cur_n + wn > budget:
+                pieces.extend(self._exact(" ".join(cur), budget))
+                cur, cur_n = [], 0
+            cur.append(word)
+            cur_n += wn
+        if cur:
+            pieces.extend(self._exact(" ".join(cur), budget))
+        return pieces
+
+    def _exact(self, text: str, budget: int) -> list[tuple[str, int]]:
+        n = self.count(text)
+        if n <= budget or len(text) < 2:
+            return [(text, n)]
+        words = text.split()
+        if len(words) > 1:
+            mid = len(words) // 2
+            return self._exact(" ".join(words[:mid]), budget) + self._exact(" ".join(words[mid:]), budget)
+        mid = len(text) // 2
+        return self._exact(text[:mid], budget) + self._exact(text[mid:], budget)
+
+    def _pack(self, text: str, budget: int) -> list[str]:
+        pieces = [p for s in split_sentences(text) for p in self._pieces(s, budget)]
+        chunks: list[str] = []
+        cur: list[tuple[str, int]] = []
+        cur_n = 0
+        for piece, n in pieces:
+            if cur and cur_n + n > budget:
+                chunks.append(" ".join(p for p, _ in cur))
+                # Carry whole trailing sentences as overlap, never more than the overlap budget.
+                carry: list[tuple[str, int]] = []
+                carried = 0
+                for p, pn in reversed(cur):
+                    if carried + pn > self.config.overlap_tokens or carried + pn + n > budget:
+                        break
+                    carry.insert(0, (p, pn))
+                    carried += pn
+                cur, cur_n = carry, carried
+            cur.append((piece, n))
+            cur_n += n
+        if cur:
+            chunks.append(" ".join(p for p, _ in cur))
+        return chunks
+
+    def chunk(self, doc: Document) -> list[Chunk]:
+        sections = doc.metadata.get("sections") or [["", doc.text]]
+        out: list[Chunk] = []
+        cfg = self.config
+        for section, text in sections:
+            if section.strip().lower() == doc.title.strip().lower():
+                section = ""  # a Markdown "# Title" line is the title, not a section
+            head = heading(doc, section)
+            head_n = self.count(head) + 1 if head else 0
+            budget = min(cfg.chunk_tokens, cfg.max_seq_length - SPECIAL_TOKENS) - head_n
+            if budget < 8:  # absurdly long heading: drop it rather than the text
+                head, budget = "", min(cfg.chunk_tokens, cfg.max_seq_length - SPECIAL_TOKENS)
+            title = f"{doc.title} — {section}" if section and doc.title else (doc.title or section)
+            meta = {k: v for k, v in doc.metadata.items() if k != "sections"}
+            for piece in self._pack(text, budget):
+                pos = len(out)
+                out.append(
+                    Chunk(
+                        id=f"{doc.id}#{pos}",
+                        doc_id=doc.id,
+                        text=piece,
+                        position=pos,
+                        title=title,
+                        question=doc.question,
+                        url=doc.url,
+                        source=doc.source,
+                        license=doc.license,
+                        metadata={**meta, "heading": head, "section": section},
+                    )
+                )
+        return out
+
+    def chunk_all(self, docs: list[Document]) -> list[Chunk]:
+        return [c for d in docs for c in self.chunk(d)]

@@ -1,0 +1,450 @@
+"""Build, persist, load and extend the hybrid index (FAISS dense + bm25s lexical + stored questions).
+
+An index directory holds::
+
+    manifest.json        embedder, dimension, chunking, corpus hash, counts, file checksums
+    docs.jsonl           one document a line (id, title, question, url, source, licence, metadata)
+    chunks.jsonl         one chunk a line (doc index, position, text, title, heading, section)
+    chunk_vectors.npy    dense vectors of the chunks' embedding text
+    question_vectors.npy dense vectors of each document's stored question (zeros when none)
+    title_vectors.npy    dense vectors of each document's title / focus
+    dense.faiss          FAISS index over the chunk vectors (flat, IVF or HNSW)
+    bm25/                bm25s index over heading + chunk text (stemmed, stopwords removed)
+
+Builds are written to a temporary sibling directory and renamed into place, so a killed
+build leaves the previous index loadable. Embeddings go through the on-disk cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from knowledge.chunking import Chunker, ChunkerConfig, embedding_text
+from knowledge.documents import Chunk, Document
+from knowledge.errors import KnowledgeError
+from knowledge.manifest import Manifest, corpus_hash, file_sha256
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from chatbot.settings import EmbeddingSettings, KnowledgeSettings, Settings
+    from knowledge.embedding import Embedder
+    from knowledge.retrieval import Retriever
+    from knowledge.sources import SkipReport
+
+DATA_FILES = ("docs.jsonl", "chunks.jsonl", "chunk_vectors.npy", "question_vectors.npy", "title_vectors.npy")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def embedding_cache_dir(settings: Settings) -> Path:
+    return settings.data_dir / "cache" / "embeddings"
+
+
+def open_embedder(settings: Settings, *, cached: bool = True) -> Embedder:
+    """The configured embedder, wrapped in the on-disk cache (mock embedders are not cached)."""
+    from knowledge.embedding import build_embedder
+
+    emb = build_embedder(settings.embedding)
+    if not cached or settings.embedding.mode == "mock":
+        return emb
+    from knowledge.embed_cache import CachedEmbedder
+
+    return CachedEmbedder(emb, embedding_cache_dir(settings))
+
+
+def bm25_tokenize(texts: list[str]) -> Any:
+    import bm25s
+    import Stemmer
+
+    return bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), show_progress=False)
+
+
+def bm25_query_tokens(text: str) -> list[str]:
+    import bm25s
+    import Stemmer
+
+    out = bm25s.tokenize(
+        [text], stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False
+    )
+    return list(out[0]) if out else []
+
+
+def lexical_text(chunk: Chunk) -> str:
+    """BM25 sees the title and stored question too: the focus entity is the strongest lexical cue."""
+    parts = [chunk.title, chunk.question or "", chunk.text]
+    return "\n".join(p for p in parts if p)
+
+
+def _faiss_index(vectors: np.ndarray, kind: str) -> Any:
+    import faiss
+    import numpy as np
+
+    n, dim = vectors.shape
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+    elif kind == "ivf" and n >= 2 * 39:
+        nlist = max(1, min(int(4 * np.sqrt(n)), n // 39))
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors)
+    else:  # flat, or too few vectors to train IVF centroids
+        index = faiss.IndexFlatIP(dim)
+    if n:
+        index.add(vectors)
+    return index
+
+
+def _doc_record(doc: Document) -> dict[str, Any]:
+    d = asdict(doc)
+    d.pop("text")
+    d["metadata"] = {k: v for k, v in doc.metadata.items() if k != "sections"}
+    return d
+
+
+def _chunk_record(chunk: Chunk, doc_index: int) -> dict[str, Any]:
+    return {
+        "d": doc_index,
+        "p": chunk.position,
+        "text": chunk.text,
+        "title": chunk.title,
+        "heading": chunk.metadata.get("heading", ""),
+        "section": chunk.metadata.get("section", ""),
+    }
+
+
+class _Corpus:
+    """Everything an index directory stores, in memory."""
+
+    def __init__(
+        self,
+        docs: list[dict[str, Any]],
+        chunks: list[dict[str, Any]],
+        chunk_vecs: np.ndarray,
+        question_vecs: np.ndarray,
+        title_vecs: np.ndarray,
+        texts: dict[str, str] | None = None,
+    ) -> None:
+        self.docs = docs
+        self.chunks = chunks
+        self.chunk_vecs = chunk_vecs
+        self.question_vecs = question_vecs
+        self.title_vecs = title_vecs
+        self.texts = texts or {}  # doc id -> full text, only known while building (for the corpus hash)
+
+
+def _encode_corpus(
+    docs: list[Document], embedder: Embedder, chunker: Chunker, show_progress: bool
+) -> tuple[list[Chunk], np.ndarray, np.ndarray, np.ndarray]:
+    import numpy as np
+
+    chunks = chunker.chunk_all(docs)
+    dim = embedder.dimension
+    chunk_vecs = embedder.encode([embedding_text(c) for c in chunks], show_progress=show_progress)
+    with_q = [i for i, d in enumerate(docs) if d.question]
+    question_vecs = np.zeros((len(docs), dim), dtype=np.float32)
+    if with_q:
+        question_vecs[with_q] = embedder.encode([docs[i].question or "" for i in with_q])
+    title_vecs = np.zeros((len(docs), dim), dtype=np.float32)
+    with_t = [i for i, d in enumerate(docs) if d.title]
+    if with_t:
+        title_vecs[with_t] = embedder.encode([docs[i].title for i in with_t])
+    return chunks, chunk_vecs.reshape(-1, dim), question_vecs, title_vecs
+
+
+def _write_corpus(corpus: _Corpus, directory: Path, faiss_kind: str) -> dict[str, str]:
+    import bm25s
+    import faiss
+    import numpy as np
+
+    with (directory / "docs.jsonl").open("w", encoding="utf-8") as f:
+        for d in corpus.docs:
+            f.write(json.dumps(d, ensure_ascii=False) + "\n")
+    with (directory / "chunks.jsonl").open("w", encoding="utf-8") as f:
+        for c in corpus.chunks:
+            f.write(json.dumps(c, ensure_ascii=False) + "\n")
+    np.save(directory / "chunk_vectors.npy", corpus.chunk_vecs.astype(np.float32))
+    np.save(directory / "question_vectors.npy", corpus.question_vecs.astype(np.float32))
+    np.save(directory / "title_vectors.npy", corpus.title_vecs.astype(np.float32))
+    faiss.write_index(_faiss_index(np.ascontiguousarray(corpus.chunk_vecs, dtype=np.float32), faiss_kind),
+                      str(directory / "dense.faiss"))
+    lex = [
+        "\n".join(p for p in (c["title"], corpus.docs[c["d"]].get("question") or "", c["text"]) if p)
+        for c in corpus.chunks
+    ]
+    retriever = bm25s.BM25()
+    if lex:
+        retriever.index(bm25_tokenize(lex), show_progress=False)
+    (directory / "bm25").mkdir()
+    retriever.save(str(directory / "bm25"), show_progress=False)
+    files = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and path.name != "manifest.json":
+            files[path.relative_to(directory).as_posix()] = file_sha256(path)
+    return files
+
+
+def _swap_into_place(tmp: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` by ``tmp`` with renames only, never leaving a half-written index."""
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}-{int(time.time() * 1000)}")
+        os.replace(out_dir, old)
+    os.replace(tmp, out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _materialize(
+    corpus: _Corpus,
+    out_dir: Path,
+    *,
+    embedder: Embedder,
+    chunker_config: ChunkerConfig,
+    faiss_kind: str,
+    sources: list[str],
+    skipped: dict[str, int],
+    started: float,
+    c_hash: str,
+) -> Manifest:
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        files = _write_corpus(corpus, tmp, faiss_kind)
+        manifest = Manifest(
+            embedder=embedder.name,
+            dimension=embedder.dimension,
+            max_seq_length=chunker_config.max_seq_length,
+            chunk_tokens=chunker_config.chunk_tokens,
+            chunk_overlap=chunker_config.overlap_tokens,
+            faiss_index=faiss_kind,
+            corpus_hash=c_hash,
+            n_documents=len(corpus.docs),
+            n_chunks=len(corpus.chunks),
+            sources=sources,
+            skipped=skipped,
+            files=files,
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+            build_seconds=round(time.perf_counter() - started, 2),
+        )
+        manifest.write(tmp)
+        _swap_into_place(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def chunker_config(knowledge: KnowledgeSettings, embedding: EmbeddingSettings) -> ChunkerConfig:
+    return ChunkerConfig(knowledge.chunk_tokens, knowledge.chunk_overlap, embedding.max_seq_length)
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def build_index(
+    docs: list[Document],
+    out_dir: Path,
+    embedder: Embedder,
+    *,
+    config: ChunkerConfig,
+    faiss_index: str = "flat",
+    sources: list[str] | None = None,
+    skipped: SkipReport | None = None,
+    show_progress: bool = False,
+) -> Manifest:
+    """Chunk, embed and index ``docs`` into ``out_dir`` (atomically replacing what was there)."""
+    started = time.perf_counter()
+    if not docs:
+        raise KnowledgeError("no documents to index: every source was empty or skipped")
+    ids = [d.id for d in docs]
+    if len(set(ids)) != len(ids):
+        raise KnowledgeError("duplicate document ids; load sources with knowledge.sources.load_sources")
+    chunker = Chunker(embedder.count_tokens, config)
+    chunks, chunk_vecs, q_vecs, t_vecs = _encode_corpus(docs, embedder, chunker, show_progress)
+    index_of = {d.id: i for i, d in enumerate(docs)}
+    corpus = _Corpus(
+        [_doc_record(d) for d in docs],
+        [_chunk_record(c, index_of[c.doc_id]) for c in chunks],
+        chunk_vecs,
+        q_vecs,
+        t_vecs,
+    )
+    return _materialize(
+        corpus,
+        out_dir,
+        embedder=embedder,
+        chunker_config=config,
+        faiss_kind=faiss_index,
+        sources=list(sources or []),
+        skipped=dict(skipped.counts) if skipped else {},
+        started=started,
+        c_hash=corpus_hash([(d.id, d.text) for d in docs]),
+    )
+
+
+def read_corpus(index_dir: Path, manifest: Manifest | None = None) -> tuple[Manifest, _Corpus]:
+    import numpy as np
+
+    manifest = manifest or Manifest.read(index_dir)
+    manifest.verify_files(index_dir)
+    try:
+        docs = [json.loads(line) for line in (index_dir / "docs.jsonl").read_text(encoding="utf-8").splitlines()]
+        chunks = [json.loads(line) for line in (index_dir / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
+        cv = np.load(index_dir / "chunk_vectors.npy")
+        qv = np.load(index_dir / "question_vectors.npy")
+        tv = np.load(index_dir / "title_vectors.npy")
+    except (ValueError, OSError) as err:
+        raise KnowledgeError(f"index at {index_dir} is corrupt ({err}): rebuild it") from None
+    if len(docs) != manifest.n_documents or len(chunks) != manifest.n_chunks or cv.shape != (
+        manifest.n_chunks,
+        manifest.dimension,
+    ):
+        raise KnowledgeError(f"index at {index_dir} does not match its manifest counts: rebuild it")
+    return manifest, _Corpus(docs, chunks, cv, qv, tv)
+
+
+def add_documents(
+    index_dir: Path,
+    docs: list[Document],
+    embedder: Embedder,
+    *,
+    sources: list[str] | None = None,
+    show_progress: bool = False,
+) -> tuple[Manifest, int]:
+    """Add new documents to an existing index, embedding only them (ids already present are skipped).
+
+    Returns the new manifest and the number of documents added. Lexical and FAISS structures are
+    rebuilt from the stored vectors (seconds); the expensive embeddings are not recomputed.
+    """
+    import numpy as np
+
+    started = time.perf_counter()
+    manifest, corpus = read_corpus(index_dir)
+    check_embedder(manifest, embedder, index_dir)
+    known = {d["id"] for d in corpus.docs}
+    new = [d for d in docs if d.id not in known]
+    seen: set[str] = set()
+    new = [d for d in new if not (d.id in seen or seen.add(d.id))]  # type: ignore[func-returns-value]
+    if not new:
+        return manifest, 0
+    config = ChunkerConfig(manifest.chunk_tokens, manifest.chunk_overlap, manifest.max_seq_length)
+    chunker = Chunker(embedder.count_tokens, config)
+    chunks, cv, qv, tv = _encode_corpus(new, embedder, chunker, show_progress)
+    base = len(corpus.docs)
+    index_of = {d.id: base + i for i, d in enumerate(new)}
+    merged = _Corpus(
+        corpus.docs + [_doc_record(d) for d in new],
+        corpus.chunks + [_chunk_record(c, index_of[c.doc_id]) for c in chunks],
+        np.concatenate([corpus.chunk_vecs, cv]),
+        np.concatenate([corpus.question_vecs, qv]),
+        np.concatenate([corpus.title_vecs, tv]),
+    )
+    # The corpus hash chains the old one with the new documents, since old texts are not stored whole.
+    c_hash = corpus_hash([("__previous__", manifest.corpus_hash), *[(d.id, d.text) for d in new]])
+    skipped = dict(manifest.skipped)
+    skipped["ids already in the index"] = skipped.get("ids already in the index", 0) + (len(docs) - len(new))
+    result = _materialize(
+        merged,
+        index_dir,
+        embedder=embedder,
+        chunker_config=config,
+        faiss_kind=manifest.faiss_index,
+        sources=sorted(set(manifest.sources) | set(sources or [])),
+        skipped=skipped,
+        started=started,
+        c_hash=c_hash,
+    )
+    return result, len(new)
+
+
+def check_embedder(manifest: Manifest, embedder: Embedder, index_dir: Path) -> None:
+    if manifest.embedder != embedder.name or manifest.dimension != embedder.dimension:
+        raise KnowledgeError(
+            f"index at {index_dir} was built with embedder {manifest.embedder} (dim {manifest.dimension}) but "
+            f"the configured embedder is {embedder.name} (dim {embedder.dimension}): rebuild the index or "
+            "change embedding.model"
+        )
+
+
+def open_retriever(index_dir: Path, embedder: Embedder, knowledge: KnowledgeSettings | None = None) -> Retriever:
+    from knowledge.hybrid import HybridRetriever
+
+    return HybridRetriever.open(Path(index_dir), embedder, knowledge)
+
+
+def load_retriever(settings: Settings) -> Retriever:
+    """The retriever over ``settings.index_dir`` with the configured embedder.
+
+    Raises KnowledgeError when the index is missing, corrupt or built with another embedder.
+    """
+    return open_retriever(settings.index_dir, open_embedder(settings), settings.knowledge)
+
+
+def source_fingerprint(specs: list[str]) -> str:
+    """Cheap staleness check of sources: paths, sizes and modification times of their files."""
+    import hashlib
+
+    from knowledge.sources import parse_spec
+
+    h = hashlib.sha256()
+    for spec in specs:
+        kind, path = parse_spec(spec)
+        h.update(spec.encode())
+        if path is None or not path.exists():
+            h.update(b"missing")
+            continue
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for p in files:
+            st = p.stat()
+            h.update(f"{p}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
+def ensure_index(settings: Settings, *, show_progress: bool = False) -> Path:
+    """Build the default index from ``settings.knowledge.sources`` unless an up-to-date one exists."""
+    from knowledge.sources import load_sources
+
+    out = settings.index_dir
+    specs = list(settings.knowledge.sources)
+    fingerprint = source_fingerprint(specs)
+    stamp = out / "sources.fingerprint"
+    embedder = open_embedder(settings)
+    if stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == fingerprint:
+        try:
+            manifest = Manifest.read(out)
+            check_embedder(manifest, embedder, out)
+            config = chunker_config(settings.knowledge, settings.embedding)
+            if (manifest.chunk_tokens, manifest.chunk_overlap, manifest.faiss_index) == (
+                config.chunk_tokens,
+                config.overlap_tokens,
+                settings.knowledge.faiss_index,
+            ):
+                return out
+        except KnowledgeError:
+            pass  # stale or damaged: rebuild below
+    docs, report = load_sources(specs)
+    build_index(
+        docs,
+        out,
+        embedder,
+        config=chunker_config(settings.knowledge, settings.embedding),
+        faiss_index=settings.knowledge.faiss_index,
+        sources=specs,
+        skipped=report,
+        show_progress=show_progress,
+    )
+    # Written after the swap: a stamp without a finished index never exists.
+    stamp.write_text(fingerprint, encoding="utf-8")
+    return out

