@@ -235,6 +235,8 @@ class DialogueService:
         t0 = time.perf_counter()
         message, flags = self._check_message(message)
         turns, base_profile = self._turns_and_profile(session_id, profile, history)
+        if history is not None:
+            session_id = None  # the caller owns that conversation; the session store is not touched
         ctx = conversation_context(turns, base_profile)
         prompt_history = trim_history(turns, self.settings.dialogue.history_token_budget, self._count)
         timings = Timings()

@@ -64,7 +64,7 @@ def answer_sentences(text: str) -> list[list[str]]:
         for s in split_sentences(line):
             lead = _LEADING_CITES.match(s)
             if lead and sentences:
-                sentences[-1] += lead.group(0)
+                sentences[-1] += " " + lead.group(0).strip()
                 s = s[lead.end() :].strip()
             if s:
                 sentences.append(s)

@@ -83,6 +83,9 @@ class KnowledgeSettings(BaseModel):
     fusion: Literal["weighted", "rrf"] = "weighted"
     top_k: int = Field(5, ge=1, le=100)
     min_score: float = Field(0.35, description="Below this fused score, sources 'do not cover' the question.")
+    dense_scope: Literal["all", "lead"] = Field(
+        "all", description="Embed every chunk, or only each document's first chunk (big corpora on small CPUs)."
+    )
 
     @model_validator(mode="after")
     def _overlap_smaller(self) -> KnowledgeSettings:

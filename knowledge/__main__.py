@@ -11,14 +11,21 @@ from chatbot.errors import HealthbotError
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m knowledge", description="Build and query the healthbot knowledge index.")
+    p = argparse.ArgumentParser(
+        prog="python -m knowledge", description="Build and query the healthbot knowledge index."
+    )
     p.add_argument("--config", help="settings YAML (default: $HEALTHBOT_CONFIG)")
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="index sources into a new index directory (replaces it atomically)")
-    b.add_argument("--source", action="append", default=[], metavar="SPEC",
-                   help="starter | medquad:DIR | csv:FILE | jsonl:FILE | folder:DIR (repeatable; "
-                        "default: knowledge.sources from settings)")
+    b.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="starter | medquad:DIR | csv:FILE | jsonl:FILE | folder:DIR (repeatable; "
+        "default: knowledge.sources from settings)",
+    )
     b.add_argument("--out", type=Path, help="index directory (default: settings index_dir)")
     b.add_argument("--faiss", choices=["flat", "ivf", "hnsw"], help="FAISS index type (default: settings)")
 
@@ -68,18 +75,23 @@ def _run(args: argparse.Namespace) -> int:
             skipped=report,
             show_progress=True,
         )
-        print(f"indexed {manifest.n_documents} documents as {manifest.n_chunks} chunks in {out} "
-              f"({manifest.build_seconds:.1f} s)")
+        print(
+            f"indexed {manifest.n_documents} documents as {manifest.n_chunks} chunks in {out} "
+            f"({manifest.build_seconds:.1f} s)"
+        )
         return 0
     if args.command == "add":
         from knowledge.sources import load_sources
 
         docs, report = load_sources(args.source)
         out = args.index or settings.index_dir
-        manifest, added = kindex.add_documents(out, docs, kindex.open_embedder(settings), sources=args.source,
-                                               show_progress=True)
-        print(f"added {added} new documents ({len(docs) - added} already indexed; {report}); "
-              f"index now {manifest.n_documents} documents, {manifest.n_chunks} chunks")
+        manifest, added = kindex.add_documents(
+            out, docs, kindex.open_embedder(settings), sources=args.source, show_progress=True
+        )
+        print(
+            f"added {added} new documents ({len(docs) - added} already indexed; {report}); "
+            f"index now {manifest.n_documents} documents, {manifest.n_chunks} chunks"
+        )
         return 0
     index_dir = args.index or settings.index_dir
     if args.command == "stats":
@@ -99,9 +111,21 @@ def _run(args: argparse.Namespace) -> int:
     threshold = settings.knowledge.min_score
     if args.json:
         for h in hits:
-            print(json.dumps({"doc_id": h.doc_id, "chunk_id": h.chunk.id, "score": round(h.score, 4),
-                              "scores": h.scores, "title": h.chunk.title, "url": h.chunk.url,
-                              "source": h.chunk.source, "text": h.chunk.text}, ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "doc_id": h.doc_id,
+                        "chunk_id": h.chunk.id,
+                        "score": round(h.score, 4),
+                        "scores": h.scores,
+                        "title": h.chunk.title,
+                        "url": h.chunk.url,
+                        "source": h.chunk.source,
+                        "text": h.chunk.text,
+                    },
+                    ensure_ascii=False,
+                )
+            )
         return 0
     if not hits or hits[0].score < threshold:
         print(f"(no source scores above knowledge.min_score={threshold}: nothing relevant)")

@@ -43,6 +43,10 @@ class CachedEmbedder:
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 
+    def count_tokens_batch(self, texts: list[str]) -> list[int]:
+        batch = getattr(self.inner, "count_tokens_batch", None)
+        return batch(texts) if batch else [self.inner.count_tokens(t) for t in texts]
+
     def _load(self) -> dict[str, np.ndarray]:
         import numpy as np
 

@@ -99,15 +99,14 @@ class HybridRetriever:
         for i, d in enumerate(self.doc_of_chunk.tolist()):
             self.chunks_of_doc[d].append(i)
         self.index = faiss_index
+        self.dense_rows: np.ndarray = corpus.dense_rows
         self.bm25 = bm25
         self._term_max = self._bm25_term_max()
 
     # ------------------------------------------------------------------ loading
 
     @classmethod
-    def open(
-        cls, index_dir: Path, embedder: Embedder, knowledge: KnowledgeSettings | None = None
-    ) -> HybridRetriever:
+    def open(cls, index_dir: Path, embedder: Embedder, knowledge: KnowledgeSettings | None = None) -> HybridRetriever:
         import bm25s
         import faiss
 
@@ -118,11 +117,13 @@ class HybridRetriever:
             index = faiss.read_index(str(index_dir / "dense.faiss"))
             bm25 = bm25s.BM25.load(str(index_dir / "bm25"), show_progress=False)
         except Exception as err:
-            raise KnowledgeError(f"index at {index_dir} is corrupt ({' '.join(str(err).split())[:200]}): rebuild it") from None
-        if index.ntotal != manifest.n_chunks or index.d != manifest.dimension:
+            raise KnowledgeError(
+                f"index at {index_dir} is corrupt ({' '.join(str(err).split())[:200]}): rebuild it"
+            ) from None
+        if corpus.dense_rows is None or index.ntotal != len(corpus.dense_rows) or index.d != manifest.dimension:
             raise KnowledgeError(f"FAISS index in {index_dir} does not match its manifest: rebuild it")
         if hasattr(index, "nprobe"):
-            index.nprobe = max(1, min(index.nlist, 16))
+            index.nprobe = max(1, min(getattr(index, "nlist", 1), 16))
         if hasattr(index, "hnsw"):
             index.hnsw.efSearch = 128
         fusion = knowledge.fusion if knowledge is not None else "weighted"
@@ -193,7 +194,7 @@ class HybridRetriever:
             cand_docs.update(top.tolist())
         bm_top = np.argpartition(-bm, c - 1)[:c]
         cand_docs.update(self.doc_of_chunk[bm_top].tolist())
-        cand_docs.update(self.doc_of_chunk[ids[ids >= 0]].tolist())
+        cand_docs.update(self.doc_of_chunk[self.dense_rows[ids[ids >= 0]]].tolist())
         cand = np.array(sorted({ch for d in cand_docs for ch in self.chunks_of_doc[d]}), dtype=np.int64)
         dense = (self.chunk_vecs[cand] @ qv.T).max(axis=1)
         docs = self.doc_of_chunk[cand]
@@ -276,9 +277,17 @@ class HybridRetriever:
         return hits[:k]
 
     def ranked_doc_ids(self, query: str, k: int = 10, *, question: str | None = None) -> list[str]:
-        """Document ids best first (one per document), for evaluation runs."""
-        seen: list[str] = []
-        for hit in self.search(query, k * self.options.max_chunks_per_doc, question=question):
-            if hit.doc_id not in seen:
-                seen.append(hit.doc_id)
-        return seen[:k]
+        """Document ids best first (a document scores as its best chunk), for evaluation runs."""
+        import numpy as np
+
+        cand, sig = self.signals(query, question)
+        if cand.size == 0:
+            return []
+        docs = self.doc_of_chunk[cand]
+        key = self._rrf(sig, docs) if self.fusion == "rrf" else self.fuse(sig)
+        best: dict[int, float] = {}
+        for d, v in zip(docs.tolist(), np.asarray(key).tolist(), strict=True):
+            if v > best.get(d, -np.inf):
+                best[d] = v
+        order = sorted(best, key=lambda d: (-best[d], d))[:k]
+        return [self.docs[d]["id"] for d in order]

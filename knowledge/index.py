@@ -9,6 +9,7 @@ An index directory holds::
     question_vectors.npy dense vectors of each document's stored question (zeros when none)
     title_vectors.npy    dense vectors of each document's title / focus
     dense.faiss          FAISS index over the chunk vectors (flat, IVF or HNSW)
+    dense_rows.npy       which chunk each FAISS row is (all chunks, or first chunks with dense_scope=lead)
     bm25/                bm25s index over heading + chunk text (stemmed, stopwords removed)
 
 Builds are written to a temporary sibling directory and renamed into place, so a killed
@@ -90,6 +91,7 @@ def _faiss_index(vectors: np.ndarray, kind: str) -> Any:
     import numpy as np
 
     n, dim = vectors.shape
+    index: Any
     if kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
@@ -134,8 +136,10 @@ class _Corpus:
         question_vecs: np.ndarray,
         title_vecs: np.ndarray,
         texts: dict[str, str] | None = None,
+        dense_rows: np.ndarray | None = None,
     ) -> None:
         self.docs = docs
+        self.dense_rows = dense_rows
         self.chunks = chunks
         self.chunk_vecs = chunk_vecs
         self.question_vecs = question_vecs
@@ -144,13 +148,21 @@ class _Corpus:
 
 
 def _encode_corpus(
-    docs: list[Document], embedder: Embedder, chunker: Chunker, show_progress: bool
+    docs: list[Document], embedder: Embedder, chunker: Chunker, show_progress: bool, dense_scope: str = "all"
 ) -> tuple[list[Chunk], np.ndarray, np.ndarray, np.ndarray]:
     import numpy as np
 
     chunks = chunker.chunk_all(docs)
     dim = embedder.dimension
-    chunk_vecs = embedder.encode([embedding_text(c) for c in chunks], show_progress=show_progress)
+    if dense_scope == "lead":
+        # Only each document's first chunk is embedded; later chunks share its vector (they stay
+        # searchable through BM25), which halves embedding time on long-answer corpora.
+        lead_rows = [i for i, c in enumerate(chunks) if c.position == 0]
+        lead_vecs = embedder.encode([embedding_text(chunks[i]) for i in lead_rows], show_progress=show_progress)
+        row_of_doc = {chunks[i].doc_id: r for r, i in enumerate(lead_rows)}
+        chunk_vecs = lead_vecs.reshape(-1, dim)[[row_of_doc[c.doc_id] for c in chunks]]
+    else:
+        chunk_vecs = embedder.encode([embedding_text(c) for c in chunks], show_progress=show_progress)
     with_q = [i for i, d in enumerate(docs) if d.question]
     question_vecs = np.zeros((len(docs), dim), dtype=np.float32)
     if with_q:
@@ -162,7 +174,16 @@ def _encode_corpus(
     return chunks, chunk_vecs.reshape(-1, dim), question_vecs, title_vecs
 
 
-def _write_corpus(corpus: _Corpus, directory: Path, faiss_kind: str) -> dict[str, str]:
+def _dense_rows(corpus: _Corpus, dense_scope: str) -> np.ndarray:
+    """Chunk rows that own a vector in FAISS (all, or the first chunk of each document)."""
+    import numpy as np
+
+    if dense_scope == "lead":
+        return np.array([i for i, c in enumerate(corpus.chunks) if c["p"] == 0], dtype=np.int64)
+    return np.arange(len(corpus.chunks), dtype=np.int64)
+
+
+def _write_corpus(corpus: _Corpus, directory: Path, faiss_kind: str, dense_scope: str = "all") -> dict[str, str]:
     import bm25s
     import faiss
     import numpy as np
@@ -176,8 +197,10 @@ def _write_corpus(corpus: _Corpus, directory: Path, faiss_kind: str) -> dict[str
     np.save(directory / "chunk_vectors.npy", corpus.chunk_vecs.astype(np.float32))
     np.save(directory / "question_vectors.npy", corpus.question_vecs.astype(np.float32))
     np.save(directory / "title_vectors.npy", corpus.title_vecs.astype(np.float32))
-    faiss.write_index(_faiss_index(np.ascontiguousarray(corpus.chunk_vecs, dtype=np.float32), faiss_kind),
-                      str(directory / "dense.faiss"))
+    dense_rows = _dense_rows(corpus, dense_scope)
+    np.save(directory / "dense_rows.npy", dense_rows)
+    vecs = np.ascontiguousarray(corpus.chunk_vecs[dense_rows], dtype=np.float32)
+    faiss.write_index(_faiss_index(vecs, faiss_kind), str(directory / "dense.faiss"))
     lex = [
         "\n".join(p for p in (c["title"], corpus.docs[c["d"]].get("question") or "", c["text"]) if p)
         for c in corpus.chunks
@@ -216,12 +239,13 @@ def _materialize(
     skipped: dict[str, int],
     started: float,
     c_hash: str,
+    dense_scope: str = "all",
 ) -> Manifest:
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
-        files = _write_corpus(corpus, tmp, faiss_kind)
+        files = _write_corpus(corpus, tmp, faiss_kind, dense_scope)
         manifest = Manifest(
             embedder=embedder.name,
             dimension=embedder.dimension,
@@ -229,6 +253,7 @@ def _materialize(
             chunk_tokens=chunker_config.chunk_tokens,
             chunk_overlap=chunker_config.overlap_tokens,
             faiss_index=faiss_kind,
+            dense_scope=dense_scope,
             corpus_hash=c_hash,
             n_documents=len(corpus.docs),
             n_chunks=len(corpus.chunks),
@@ -260,6 +285,7 @@ def build_index(
     *,
     config: ChunkerConfig,
     faiss_index: str = "flat",
+    dense_scope: str = "all",
     sources: list[str] | None = None,
     skipped: SkipReport | None = None,
     show_progress: bool = False,
@@ -271,8 +297,8 @@ def build_index(
     ids = [d.id for d in docs]
     if len(set(ids)) != len(ids):
         raise KnowledgeError("duplicate document ids; load sources with knowledge.sources.load_sources")
-    chunker = Chunker(embedder.count_tokens, config)
-    chunks, chunk_vecs, q_vecs, t_vecs = _encode_corpus(docs, embedder, chunker, show_progress)
+    chunker = Chunker(embedder.count_tokens, config, getattr(embedder, "count_tokens_batch", None))
+    chunks, chunk_vecs, q_vecs, t_vecs = _encode_corpus(docs, embedder, chunker, show_progress, dense_scope)
     index_of = {d.id: i for i, d in enumerate(docs)}
     corpus = _Corpus(
         [_doc_record(d) for d in docs],
@@ -291,6 +317,7 @@ def build_index(
         skipped=dict(skipped.counts) if skipped else {},
         started=started,
         c_hash=corpus_hash([(d.id, d.text) for d in docs]),
+        dense_scope=dense_scope,
     )
 
 
@@ -305,14 +332,22 @@ def read_corpus(index_dir: Path, manifest: Manifest | None = None) -> tuple[Mani
         cv = np.load(index_dir / "chunk_vectors.npy")
         qv = np.load(index_dir / "question_vectors.npy")
         tv = np.load(index_dir / "title_vectors.npy")
+        rows = np.load(index_dir / "dense_rows.npy")
     except (ValueError, OSError) as err:
         raise KnowledgeError(f"index at {index_dir} is corrupt ({err}): rebuild it") from None
-    if len(docs) != manifest.n_documents or len(chunks) != manifest.n_chunks or cv.shape != (
-        manifest.n_chunks,
-        manifest.dimension,
+    if (
+        len(docs) != manifest.n_documents
+        or len(chunks) != manifest.n_chunks
+        or cv.shape
+        != (
+            manifest.n_chunks,
+            manifest.dimension,
+        )
     ):
         raise KnowledgeError(f"index at {index_dir} does not match its manifest counts: rebuild it")
-    return manifest, _Corpus(docs, chunks, cv, qv, tv)
+    if rows.size and (rows.min() < 0 or rows.max() >= len(chunks)):
+        raise KnowledgeError(f"index at {index_dir} has dense rows outside its chunks: rebuild it")
+    return manifest, _Corpus(docs, chunks, cv, qv, tv, dense_rows=rows)
 
 
 def add_documents(
@@ -340,8 +375,8 @@ def add_documents(
     if not new:
         return manifest, 0
     config = ChunkerConfig(manifest.chunk_tokens, manifest.chunk_overlap, manifest.max_seq_length)
-    chunker = Chunker(embedder.count_tokens, config)
-    chunks, cv, qv, tv = _encode_corpus(new, embedder, chunker, show_progress)
+    chunker = Chunker(embedder.count_tokens, config, getattr(embedder, "count_tokens_batch", None))
+    chunks, cv, qv, tv = _encode_corpus(new, embedder, chunker, show_progress, manifest.dense_scope)
     base = len(corpus.docs)
     index_of = {d.id: base + i for i, d in enumerate(new)}
     merged = _Corpus(
@@ -365,6 +400,7 @@ def add_documents(
         skipped=skipped,
         started=started,
         c_hash=c_hash,
+        dense_scope=manifest.dense_scope,
     )
     return result, len(new)
 
@@ -400,7 +436,7 @@ def source_fingerprint(specs: list[str]) -> str:
 
     h = hashlib.sha256()
     for spec in specs:
-        kind, path = parse_spec(spec)
+        _kind, path = parse_spec(spec)
         h.update(spec.encode())
         if path is None or not path.exists():
             h.update(b"missing")
@@ -426,10 +462,11 @@ def ensure_index(settings: Settings, *, show_progress: bool = False) -> Path:
             manifest = Manifest.read(out)
             check_embedder(manifest, embedder, out)
             config = chunker_config(settings.knowledge, settings.embedding)
-            if (manifest.chunk_tokens, manifest.chunk_overlap, manifest.faiss_index) == (
+            if (manifest.chunk_tokens, manifest.chunk_overlap, manifest.faiss_index, manifest.dense_scope) == (
                 config.chunk_tokens,
                 config.overlap_tokens,
                 settings.knowledge.faiss_index,
+                settings.knowledge.dense_scope,
             ):
                 return out
         except KnowledgeError:
@@ -441,6 +478,7 @@ def ensure_index(settings: Settings, *, show_progress: bool = False) -> Path:
         embedder,
         config=chunker_config(settings.knowledge, settings.embedding),
         faiss_index=settings.knowledge.faiss_index,
+        dense_scope=settings.knowledge.dense_scope,
         sources=specs,
         skipped=report,
         show_progress=show_progress,

@@ -30,6 +30,7 @@ class Manifest:
     files: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
     created: str = ""
     build_seconds: float = 0.0
+    dense_scope: str = "all"
     version: int = INDEX_VERSION
 
     def write(self, directory: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from chatbot.settings import EMBEDDED
 from knowledge.errors import KnowledgeError
@@ -29,7 +29,9 @@ def resolve_model_path(model: str) -> str:
 class SentenceTransformerEmbedder:
     """Wraps one SentenceTransformer; texts longer than ``max_seq_length`` are the chunker's job."""
 
-    def __init__(self, settings: EmbeddingSettings, *, backend: str = "torch", model_kwargs: dict | None = None) -> None:
+    def __init__(
+        self, settings: EmbeddingSettings, *, backend: str = "torch", model_kwargs: dict | None = None
+    ) -> None:
         # Never reach for a hub at run time: defaults must run offline.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -40,18 +42,25 @@ class SentenceTransformerEmbedder:
         try:
             self.model = SentenceTransformer(path, device=device, backend=backend, model_kwargs=model_kwargs)
         except Exception as err:
-            raise KnowledgeError(f"could not load embedder {settings.model!r}: {' '.join(str(err).split())[:300]}") from None
+            raise KnowledgeError(
+                f"could not load embedder {settings.model!r}: {' '.join(str(err).split())[:300]}"
+            ) from None
         self.model.max_seq_length = min(settings.max_seq_length, self.model.max_seq_length or settings.max_seq_length)
         self.max_seq_length = int(self.model.max_seq_length)
         self.batch_size = settings.batch_size
-        self.dimension = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
-                             else self.model.get_sentence_embedding_dimension())
+        self.dimension = int(self.model.get_embedding_dimension() or 0)
         base = "all-MiniLM-L6-v2" if settings.model == EMBEDDED else settings.model.rstrip("/").split("/")[-1]
         self.name = base if backend == "torch" else f"{base}[{backend}]"
         self._tokenizer = self.model.tokenizer
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+
+    def count_tokens_batch(self, texts: list[str]) -> list[int]:
+        if not texts:
+            return []
+        ids = self._tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
+        return [len(x) for x in ids]
 
     def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
         import numpy as np

@@ -18,6 +18,12 @@ from knowledge.documents import Chunk
 from knowledge.embedding import MockEmbedder
 from tests.conftest import FakeRetriever
 
+# Model output that would run script, load remote images or open a dialog if rendered as HTML.
+EVIL_OUTPUT = (
+    "Hives are itchy. <script>alert('xss')</script><img src=http://evil.example/pixel.png "
+    "onerror=alert('img')> ![tracker](http://evil.example/md.png) [click](javascript:alert('link')) "
+    "<iframe src=http://evil.example/></iframe> Done [1]."
+)
 EMERGENCY_TEXT = "Call your local emergency number now (test guidance)."
 
 
@@ -85,11 +91,16 @@ class ScriptedGenerator(MockGenerator):
         question = last.rsplit("question:", 1)[-1]
         if "hold" in question:
             self.gate.wait(timeout=30)
+        if "evil" in question:
+            yield EVIL_OUTPUT
+            return
         if "echo" in question:
             said = " | ".join(m.content.rsplit("Question:", 1)[-1].strip() for m in messages if m.role != "system")
             yield f"Echo: {said}"
             return
-        yield from super().stream(messages, params)
+        # Only the last message: the stock mock also scans the system rules, whose "like [1]."
+        # it mistakes for a source.
+        yield from super().stream(messages[-1:], params)
 
 
 def app_settings(data_dir: Any, **server: Any) -> Settings:

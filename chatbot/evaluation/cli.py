@@ -45,6 +45,12 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--questions", help="liveqa: LiveQA-format questions XML (default: shared liveqa_med_dev)")
     ev.add_argument("--qrels", help="liveqa: qrels file (question id, 0, answer id, grade)")
     ev.add_argument("--judged", help="liveqa: judged answers CSV (reference answers)")
+    ev.add_argument(
+        "--question-field",
+        choices=("original", "summary"),
+        default="original",
+        help="liveqa: ask the consumer's original message (default) or the NLM summary",
+    )
     ev.add_argument("--input", help="safety: labelled JSONL (default: tests/data/triage.jsonl)")
     ev.add_argument("--limit", type=int, help="only the first N questions/messages")
     ev.add_argument("--ratings", help="clinician ratings CSV to join into the report")
@@ -70,3 +76,12 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from chatbot.evaluation.runner import run_evaluate_cli
 
     return run_evaluate_cli(args, overrides=_overrides(args))
+
+
+def standalone_parser() -> argparse.ArgumentParser:
+    """``batch`` and ``evaluate`` with the dispatcher's global ``--config``, for scripts and
+    tests that should not depend on every other subcommand importing."""
+    p = argparse.ArgumentParser(prog="python -m chatbot")
+    p.add_argument("--config", help="YAML settings file (default: $HEALTHBOT_CONFIG, else built-in defaults)")
+    register(p.add_subparsers(dest="command", required=True))
+    return p

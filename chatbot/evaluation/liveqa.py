@@ -41,12 +41,8 @@ class LiveQAQuestion:
 
     @property
     def original(self) -> str:
-        """The consumer's message as sent: subject line, then body (subject dropped if repeated)."""
-        if not self.subject or self.subject.lower() in self.message.lower():
-            return self.message or self.subject
-        if not self.message:
-            return self.subject
-        return f"{self.subject}. {self.message}"
+        """The consumer's message as sent: subject line, then body (as the retrieval benchmark uses it)."""
+        return f"{self.subject}\n{self.message}".strip()
 
     def text(self, which: QuestionField = "original") -> str:
         return self.summary if which == "summary" and self.summary else self.original

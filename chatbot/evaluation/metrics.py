@@ -12,11 +12,19 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 _TOKEN = re.compile(r"[a-z0-9]+")
+_CITE = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
+_BULLET = re.compile(r"(?m)^\s*[-*]\s+")
 
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased alphanumeric tokens: the tokenization every text metric here uses."""
     return _TOKEN.findall(text.lower())
+
+
+def scoring_text(answer: str) -> str:
+    """An answer's words for scoring: citation markers ("[1]", "[1, 2]") and list bullets
+    carry no content and would count as matches or misses against reference answers."""
+    return " ".join(_BULLET.sub("", _CITE.sub("", answer)).split())
 
 
 def _relevant(qrels: Mapping[str, int], min_grade: int) -> set[str]:
@@ -32,11 +40,12 @@ def precision_at_k(ranked: Sequence[str], qrels: Mapping[str, int], k: int, min_
 
 
 def average_precision(ranked: Sequence[str], qrels: Mapping[str, int], k: int = 10, min_grade: int = 3) -> float | None:
-    """AP@k: mean of precision at each relevant rank within ``k``, divided by ``min(R, k)``.
+    """AP@k as trec_eval's ``map_cut``: precision at each relevant rank within ``k``, summed and
+    divided by the number of relevant documents ``R`` (so retrieval numbers compare with the
+    project's retrieval benchmark and published LiveQA-Med results).
 
-    ``min(R, k)`` rather than ``R`` so that a perfect top-k scores 1 even when more than ``k``
-    documents are relevant. ``None`` when the question has no relevant document at all
-    (callers leave it out of the mean rather than counting a zero nobody could beat).
+    ``None`` when the question has no relevant document at all (callers leave it out of the
+    mean rather than counting a zero nobody could beat).
     """
     rel = _relevant(qrels, min_grade)
     if not rel:
@@ -47,7 +56,7 @@ def average_precision(ranked: Sequence[str], qrels: Mapping[str, int], k: int = 
         if d in rel:
             hits += 1
             total += hits / i
-    return total / min(len(rel), k)
+    return total / len(rel)
 
 
 def reciprocal_rank(ranked: Sequence[str], qrels: Mapping[str, int], k: int = 10, min_grade: int = 3) -> float | None:
@@ -61,14 +70,12 @@ def reciprocal_rank(ranked: Sequence[str], qrels: Mapping[str, int], k: int = 10
     return 0.0
 
 
-def ndcg_at_k(ranked: Sequence[str], qrels: Mapping[str, int], k: int = 10) -> float | None:
-    """nDCG@k with linear gains ``grade - 1`` (Incorrect 0 ... Excellent 3) and a log2 discount.
-
-    The ideal ranking is built from every judged document of the question; ``None`` when no
-    judged document has a positive gain.
-    """
-    gains = {d: max(g - 1, 0) for d, g in qrels.items()}
-    ideal = sorted((g for g in gains.values() if g > 0), reverse=True)[:k]
+def ndcg_at_k(ranked: Sequence[str], qrels: Mapping[str, int], k: int = 10, min_grade: int = 3) -> float | None:
+    """nDCG@k with graded gains ``grade - min_grade + 1`` for relevant documents (grade>=3:
+    Incomplete 1, Excellent 2) and a log2 discount; the ideal ranking uses every judged
+    relevant document. ``None`` without relevant documents."""
+    gains = {d: g - min_grade + 1 for d, g in qrels.items() if g >= min_grade}
+    ideal = sorted(gains.values(), reverse=True)[:k]
     if not ideal:
         return None
     dcg = sum(gains.get(d, 0) / math.log2(i + 1) for i, d in enumerate(ranked[:k], start=1))

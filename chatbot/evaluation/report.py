@@ -50,6 +50,7 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; reports are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -229,9 +230,9 @@ def render_markdown(blocks: Sequence[Block]) -> str:
         elif b.kind == "h2":
             out.append(f"## {b.text}\n")
         elif b.kind == "p":
-            out.append(f"{b.text}\n")
+            out.append(" ".join(b.text.split()) + "\n")
         elif b.kind == "list":
-            out.append("\n".join(f"- {i}" for i in b.items) + "\n")
+            out.append("\n".join("- " + " ".join(i.split()) for i in b.items) + "\n")
         elif b.kind == "image":
             out.append(f"![{b.text}]({b.path})\n")
         elif b.kind == "table" and b.table is not None:

@@ -98,7 +98,9 @@ def gguf_source(model: str, gguf_file: str | None) -> GGUFSource | None:
             ) from None
         return GGUFSource(local.parent, local.name, model)
     if not (directory / gguf_file).is_file():
-        raise GenerationError(f"llm.gguf_file {gguf_file!r} not found in {directory}: check llm.model and llm.gguf_file")
+        raise GenerationError(
+            f"llm.gguf_file {gguf_file!r} not found in {directory}: check llm.model and llm.gguf_file"
+        )
     return GGUFSource(directory, gguf_file, model)
 
 

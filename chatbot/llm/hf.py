@@ -14,7 +14,6 @@ import logging
 import re
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,28 +21,27 @@ from typing import TYPE_CHECKING, Any
 
 from chatbot.llm.base import GenerationError, GenerationParams
 from chatbot.llm.cache import ADAPTER_METADATA, ensure_checkpoint, gguf_source, source_sha256
+from chatbot.llm.streaming import RepetitionGuard, StopMatcher
 from chatbot.settings import LLMSettings
 from chatbot.types import ChatMessage
 
 if TYPE_CHECKING:
     import torch
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
 # A prompt longer than this many characters per allowed token cannot fit even in the best
 # case, so it is refused before tokenizing (a 1 MB paste must not stall the server).
 _MAX_CHARS_PER_TOKEN = 12
-_WORD = re.compile(r"\w+", re.UNICODE)
-_GUARD_N = 4  # the stream guard counts word 4-grams
 
 
 @dataclass
 class LoadedModel:
     """A ready model with what callers need to know about where it came from."""
 
-    model: PreTrainedModel
-    tokenizer: PreTrainedTokenizerBase
+    # Any: a PreTrainedModel, a PeftModel wrapping one, or a test double.
+    model: Any
+    tokenizer: Any
     device: str
     checkpoint: str  # local directory or hub id actually loaded
     base_label: str  # llm.model as configured
@@ -152,7 +150,7 @@ def load_model(settings: LLMSettings, cache_dir: Path, *, merge_adapter: bool | 
         kwargs["device_map"] = {"": 0} if device == "cuda" else {"": "cpu"}
     try:
         tokenizer = AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=False)
-        model = AutoModelForCausalLM.from_pretrained(checkpoint, **kwargs)
+        model: Any = AutoModelForCausalLM.from_pretrained(checkpoint, **kwargs)
     except GenerationError:
         raise
     except Exception as err:
@@ -215,7 +213,9 @@ def _check_adapter_shapes(loaded: LoadedModel, adapter_dir: Path) -> None:
         with safe_open(str(weights), framework="pt") as f:
             shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
     except Exception as err:
-        raise GenerationError(f"adapter weights {weights} are unreadable ({_one_line(err, 120)}): re-save the adapter")
+        raise GenerationError(
+            f"adapter weights {weights} are unreadable ({_one_line(err, 120)}): re-save the adapter"
+        ) from None
     model = loaded.model
     for key, shape in shapes.items():
         m = pattern.match(key)
@@ -247,7 +247,7 @@ def attach_adapter(loaded: LoadedModel, adapter_dir: Path, *, merge: bool) -> No
     from peft import PeftModel
 
     try:
-        model = PeftModel.from_pretrained(loaded.model, str(adapter_dir), is_trainable=False)
+        model: Any = PeftModel.from_pretrained(loaded.model, str(adapter_dir), is_trainable=False)
     except Exception as err:
         raise GenerationError(
             f"could not load adapter {adapter_dir}: {_one_line(err)} (was it trained for llm.model {loaded.base_label!r}?)"
@@ -258,64 +258,6 @@ def attach_adapter(loaded: LoadedModel, adapter_dir: Path, *, merge: bool) -> No
     model.eval()
     loaded.model = model
     loaded.adapter = str(adapter_dir)
-
-
-class _RepetitionGuard:
-    """Counts word 4-grams of the streamed answer; trips when one reaches ``limit`` occurrences."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.words: list[str] = []
-        self.counts: Counter[tuple[str, ...]] = Counter()
-        self._pending = ""
-
-    def feed(self, text: str) -> bool:
-        """Add streamed text; True when the answer has started looping."""
-        self._pending += text.lower()
-        counted_to = 0
-        for m in _WORD.finditer(self._pending):
-            if m.end() == len(self._pending):
-                break  # the word may continue in the next delta
-            counted_to = m.end()
-            self.words.append(m.group())
-            if len(self.words) >= _GUARD_N:
-                gram = tuple(self.words[-_GUARD_N:])
-                self.counts[gram] += 1
-                if self.counts[gram] >= self.limit:
-                    return True
-        self._pending = self._pending[counted_to:]
-        return False
-
-
-class _StopMatcher:
-    """Holds back just enough text to never emit the beginning of a stop string."""
-
-    def __init__(self, stops: tuple[str, ...]) -> None:
-        self.stops = tuple(s for s in stops if s)
-        self.buffer = ""
-
-    def push(self, text: str) -> tuple[str, bool]:
-        """(text safe to emit now, whether a stop string was hit)."""
-        if not self.stops:
-            return text, False
-        self.buffer += text
-        cut = min((i for i in (self.buffer.find(s) for s in self.stops) if i >= 0), default=-1)
-        if cut >= 0:
-            out, self.buffer = self.buffer[:cut], ""
-            return out, True
-        keep = 0
-        for s in self.stops:
-            for k in range(min(len(s) - 1, len(self.buffer)), 0, -1):
-                if self.buffer.endswith(s[:k]):
-                    keep = max(keep, k)
-                    break
-        out = self.buffer[: len(self.buffer) - keep]
-        self.buffer = self.buffer[len(out) :]
-        return out, False
-
-    def flush(self) -> str:
-        out, self.buffer = self.buffer, ""
-        return out
 
 
 class HFGenerator:
@@ -364,7 +306,7 @@ class HFGenerator:
         chat = [{"role": m.role, "content": m.content} for m in messages]
         if getattr(self.tokenizer, "chat_template", None):
             out = self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
-            ids = out["input_ids"] if isinstance(out, dict) or hasattr(out, "keys") else out
+            ids: Any = out["input_ids"] if hasattr(out, "keys") else out
             return [int(i) for i in ids]
         # Base models without a template: plain "role: text" lines and an open assistant turn.
         text = "\n".join(f"{m.role}: {m.content}" for m in messages) + "\nassistant:"
@@ -419,14 +361,14 @@ class HFGenerator:
         import torch
 
         with self._lock, torch.inference_mode():
-            guard = _RepetitionGuard(self.settings.max_repeated_ngram)
-            matcher = _StopMatcher(stops)
+            guard = RepetitionGuard(self.settings.max_repeated_ngram)
+            matcher = StopMatcher(stops)
             generated: list[int] = []
             emitted = ""
             rng = torch.Generator(device="cpu").manual_seed(self.settings.seed)
             for token in self._decode_tokens(prompt_ids, max_new, temperature, rng):
                 generated.append(token)
-                text = self.tokenizer.decode(generated, skip_special_tokens=True)
+                text: str = self.tokenizer.decode(generated, skip_special_tokens=True)
                 if text.endswith("\ufffd"):
                     continue  # half of a multi-byte character; wait for the rest
                 delta, emitted = text[len(emitted) :], text

@@ -1,0 +1,61 @@
+"""Safety checks run before retrieval and generation: red-flag triage, harmful requests,
+off-topic redirects and prompt-injection attempts; plus PII redaction for storage and logs.
+
+:func:`triage` is the one entry point the dialogue manager calls. Order matters: an emergency
+beats everything (a suicidal message that also tries an injection still gets crisis guidance;
+"I took 30 pills, is that a lethal dose?" gets emergency guidance, not a refusal), then
+injection, harmful, off-topic. ``clarify`` is decided by the dialogue manager, never here.
+Pure Python regular expressions: no model, well under a millisecond per message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from chatbot import prompts
+from chatbot.safety.lexicon import detect_language, normalize
+from chatbot.safety.policy import harmful_category, injection_category, off_topic_category
+from chatbot.safety.triage import ACUTE, assess
+from chatbot.types import ChatMessage, PatientProfile, Triage
+
+# A short follow-up to an emergency ("what do I do now?", "he's still not breathing right")
+# keeps the emergency reply instead of being answered from documents.
+_FOLLOW_UP = re.compile(r"\b(?:what (?:do|should|can) (?:i|we) do|now what|still|worse|again|hurry|help)\b")
+
+
+def _continues_emergency(message: str, history: Sequence[ChatMessage], profile: PatientProfile | None) -> str | None:
+    previous = next((m.content for m in reversed(history) if m.role == "user"), None)
+    if previous is None:
+        return None
+    norm = normalize(message)
+    if len(norm.split()) > 15 or not (_FOLLOW_UP.search(norm) or ACUTE.search(norm)):
+        return None
+    earlier = assess(previous, profile)
+    return earlier.category if earlier.emergency else None
+
+
+def triage(message: str, history: Sequence[ChatMessage] | None = None, profile: PatientProfile | None = None) -> Triage:
+    """Label ``message`` ok | emergency | injection | harmful | off_topic, with the fixed reply text."""
+    lang = detect_language(message)
+    found = assess(message, profile)
+    if found.emergency:
+        return Triage("emergency", found.category, found.reason, prompts.emergency_message(found.category, lang), lang)
+    if history:
+        category = _continues_emergency(message, history, profile)
+        if category is not None:
+            reason = f"{category}: follow-up to an emergency message"
+            return Triage("emergency", category, reason, prompts.emergency_message(category, lang), lang)
+    kind = injection_category(message)
+    if kind is not None:
+        return Triage("injection", kind, f"injection attempt: {kind}", prompts.injection_message(lang), lang)
+    kind = harmful_category(message)
+    if kind is not None:
+        return Triage("harmful", kind, f"harmful request: {kind}", prompts.refusal_message(kind, lang), lang)
+    kind = off_topic_category(message)
+    if kind is not None:
+        return Triage("off_topic", kind, f"not a health question: {kind}", prompts.off_topic_message(lang), lang)
+    return Triage("ok", "", found.reason, "", lang)
+
+
+__all__ = ["triage"]

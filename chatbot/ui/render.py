@@ -18,6 +18,8 @@ from chatbot.types import Citation, Triage
 _LINK = re.compile(r"\[([^\]\n]*)\]\(([^)\n]*)\)")
 _REF_DEF = re.compile(r"(?m)^(\s{0,3})\[([^\]\n]+)\]:")
 _SAFE_URL = re.compile(r"^https://[^\s<>\"'`()]+$")
+# What Markdown renderers turn into links on their own (GFM autolinks).
+_BARE_URL = re.compile(r"(?i)\b(?:(?:https?|ftp|wss?|file|data)://|www\.)(?:(?!&lt;|&gt;|&quot;)[^\s<>`()])+")
 
 
 def safe_url(url: str) -> str | None:
@@ -28,8 +30,6 @@ def safe_url(url: str) -> str | None:
 def inert_markdown(text: str) -> str:
     """``text`` as Markdown that renders no HTML, loads nothing and links only to https."""
     out = html.escape(text, quote=False)
-    # An image needs "![": break it so it renders as the literal characters.
-    out = out.replace("![", "!\\[")
 
     def link(m: re.Match[str]) -> str:
         label, url = m.group(1), m.group(2)
@@ -38,6 +38,10 @@ def inert_markdown(text: str) -> str:
         return f"\\[{label}\\]({url})"
 
     out = _LINK.sub(link, out)
+    # An image needs "![": break it so it renders as the literal characters.
+    out = out.replace("![", "!\\[")
+    # A bare non-https address would be auto-linked; as inline code it is only text.
+    out = _BARE_URL.sub(lambda m: m.group(0) if safe_url(m.group(0)) else f"`{m.group(0)}`", out)
     # Reference-style definitions could turn a later "[x][y]" into a link to anywhere.
     out = _REF_DEF.sub(lambda m: f"{m.group(1)}\\[{m.group(2)}\\]:", out)
     return out

@@ -24,9 +24,7 @@ def parse_spec(spec: str) -> tuple[str, Path | None]:
     if kind == "starter" and not rest:
         return "starter", STARTER_DIR
     if kind not in KINDS or not sep or not rest.strip():
-        raise KnowledgeError(
-            f"bad source {spec!r}: use starter, medquad:DIR, csv:FILE, jsonl:FILE or folder:DIR"
-        )
+        raise KnowledgeError(f"bad source {spec!r}: use starter, medquad:DIR, csv:FILE, jsonl:FILE or folder:DIR")
     return kind, Path(rest.strip()).expanduser()
 
 

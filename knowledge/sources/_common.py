@@ -8,12 +8,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _SPACES = re.compile(r"[ \t\u00a0]+")
+_TEMPLATES = (
+    "what is (are)", "what is", "what are", "do you have information about", "what is the outlook for",
+    "what are the symptoms of", "what causes", "how to diagnose", "what are the treatments for", "how to prevent",
+    "who is at risk for", "what are the complications of", "what other information should i know about",
+    "how many people are affected by", "what are the genetic changes related to", "is", "are",
+)  # fmt: skip
+# Longest first, so "what are the symptoms of" wins over "what are".
 _TEMPLATE = re.compile(
-    r"^\s*(?:what is \(are\)|what is|what are|do you have information about|what is the outlook for|"
-    r"what are the symptoms of|what causes|how to diagnose|what are the treatments for|"
-    r"how to prevent|who is at risk for\??|what are the complications of|what research .*? about|"
-    r"is .*? inherited|what other information should i know about|how many people are affected by|"
-    r"what are the genetic changes related to)\s+(.+?)\s*\??\s*(?:\(also called:.*)?$",
+    r"^\s*(?:" + "|".join(re.escape(t) for t in sorted(_TEMPLATES, key=len, reverse=True)) + r")\s+(.+?)"
+    r"(?:\s+inherited)?\s*\??\s*(?:\(also called:.*)?$",
     re.IGNORECASE,
 )
 
@@ -42,8 +46,10 @@ class SkipReport:
     def __str__(self) -> str:
         if not self.counts:
             return "nothing skipped"
-        parts = [f"{n} {reason}" + (f" (e.g. {self.examples[reason]})" if reason in self.examples else "")
-                 for reason, n in self.counts.most_common()]
+        parts = [
+            f"{n} {reason}" + (f" (e.g. {self.examples[reason]})" if reason in self.examples else "")
+            for reason, n in self.counts.most_common()
+        ]
         return "skipped " + "; ".join(parts)
 
 

@@ -24,9 +24,10 @@ def test_average_precision_grade2() -> None:
 
 
 def test_average_precision_cut_and_denominator() -> None:
-    # k=2: only rank 1 counts; denominator min(R=3, k=2) = 2 -> 1/2
-    assert m.average_precision(RANKED, QRELS, k=2) == pytest.approx(0.5)
-    assert m.average_precision(["a", "c"], {"a": 4, "c": 4, "d": 4}, k=2) == pytest.approx(1.0)
+    # k=2: only rank 1 counts; trec_eval map_cut divides by all R=3 relevant -> 1/3
+    assert m.average_precision(RANKED, QRELS, k=2) == pytest.approx(1 / 3)
+    assert m.average_precision(["a", "c"], {"a": 4, "c": 4, "d": 4}, k=2) == pytest.approx(2 / 3)
+    assert m.average_precision(["a", "c"], {"a": 4, "c": 4}, k=2) == pytest.approx(1.0)
 
 
 def test_no_relevant_is_none_not_zero() -> None:
@@ -43,12 +44,15 @@ def test_reciprocal_rank() -> None:
 
 
 def test_ndcg() -> None:
-    # gains a=3 b=0 c=2 x=2; DCG@3 = 3/1 + 0/log2(3) + 2/log2(4) = 4
-    # IDCG@3 = 3/1 + 2/log2(3) + 2/log2(4) = 4 + 2/log2(3)
+    # grade>=3 gains: a=2 (Excellent), c=1, x=1 (Incomplete), b unjudged-relevant -> 0
+    # DCG@3 = 2/1 + 0/log2(3) + 1/log2(4) = 2.5; IDCG@3 = 2/1 + 1/log2(3) + 1/log2(4)
     got = m.ndcg_at_k(["a", "b", "c"], {"a": 4, "b": 1, "c": 3, "x": 3}, k=3)
-    assert got == pytest.approx(4 / (4 + 2 / math.log2(3)))
-    assert got == pytest.approx(0.76018, abs=1e-5)
+    assert got == pytest.approx(2.5 / (2.5 + 1 / math.log2(3)))
+    assert got == pytest.approx(0.79849, abs=1e-5)
     assert m.ndcg_at_k(["a", "c", "x"], {"a": 4, "c": 3, "x": 3}, k=3) == pytest.approx(1.0)
+    # grade>=2: gains a=3, b=0 (grade 1), c=2, e=1
+    got2 = m.ndcg_at_k(["e", "a"], {"a": 4, "b": 1, "c": 3, "e": 2}, k=2, min_grade=2)
+    assert got2 == pytest.approx((1 + 3 / math.log2(3)) / (3 + 2 / math.log2(3)))
 
 
 def test_precision_at_k() -> None:
@@ -81,6 +85,11 @@ def test_best_rouge_over_references() -> None:
 def test_lcs_symmetric() -> None:
     a, b = m.tokenize("a b c b d a b"), m.tokenize("b d c a b a")
     assert m.lcs_length(a, b) == m.lcs_length(b, a) == 4
+
+
+def test_scoring_text_drops_citations_and_bullets() -> None:
+    text = "Asthma narrows the airways [1].\nWhat the sources say:\n- Inhalers help [1, 2].\n* Avoid smoke [3]"
+    assert m.scoring_text(text) == "Asthma narrows the airways. What the sources say: Inhalers help. Avoid smoke"
 
 
 def test_first_words_and_count() -> None:

@@ -7,6 +7,7 @@ format, attribution and safety wording are guarded here rather than trusted to r
 from __future__ import annotations
 
 import re
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -40,6 +41,7 @@ _DOSE = re.compile(
 )
 
 
+@cache
 def _parse(path: Path) -> tuple[dict[str, Any], str]:
     text = path.read_text(encoding="utf-8")
     m = _FRONT.match(text)

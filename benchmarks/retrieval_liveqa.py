@@ -1,0 +1,180 @@
+"""Retrieval quality on TREC 2017 LiveQA-Med: BM25-only vs dense-only vs the default hybrid, one run.
+
+    .venv/bin/python -m benchmarks.retrieval_liveqa                # shared data defaults
+    .venv/bin/python -m benchmarks.retrieval_liveqa --run-out run.tsv
+
+Builds (or reuses) an index over MedQuAD + the judged answers, runs every question as the
+consumer sent it (subject + message) and as the NLM summary, and prints MAP@10, MRR@10, P@5
+and nDCG@10 at grade >= 3 and >= 2, plus build time and query latency (query embedding
+included, no embedding cache on the query side).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.liveqa import LiveQuestion, mean_metrics, read_qrels, read_questions  # noqa: E402
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    from chatbot.settings import load_settings
+
+    settings = load_settings()
+    shared = settings.shared_data
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--questions", type=Path, default=shared / "liveqa_med_dev" / "questions.xml")
+    p.add_argument("--qrels", type=Path, default=shared / "liveqa_med_dev" / "qrels.txt")
+    p.add_argument("--judged", type=Path, default=shared / "liveqa_med_dev" / "judged_answers.csv")
+    p.add_argument("--medquad", type=Path, default=shared / "MedQuAD")
+    p.add_argument("--index", type=Path, default=settings.data_dir / "bench" / "liveqa-index")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the index even if one exists")
+    p.add_argument("--chunk-tokens", type=int, default=128)
+    p.add_argument("--chunk-overlap", type=int, default=16)
+    p.add_argument(
+        "--dense-scope",
+        choices=["all", "lead"],
+        default="lead",
+        help="embed all chunks or only each answer's first chunk (default lead: 2-core budget)",
+    )
+    p.add_argument("--run-out", type=Path, help="write the default configuration's top 10 as qid<TAB>doc_id<TAB>rank")
+    return p.parse_args(argv)
+
+
+def _build_if_needed(args: argparse.Namespace) -> float:
+    from chatbot.settings import load_settings
+    from knowledge import index as kindex
+    from knowledge.chunking import ChunkerConfig
+    from knowledge.manifest import Manifest
+    from knowledge.sources import load_sources
+
+    settings = load_settings()
+    if (args.index / "manifest.json").is_file() and not args.rebuild:
+        m = Manifest.read(args.index)
+        print(
+            f"reusing index {args.index} ({m.n_documents} docs, {m.n_chunks} chunks, built in {m.build_seconds} s)",
+            file=sys.stderr,
+        )
+        return m.build_seconds
+    specs = [f"medquad:{args.medquad}", f"csv:{args.judged}"]
+    docs, report = load_sources(specs)
+    print(f"{len(docs)} documents; {report}", file=sys.stderr)
+    m = kindex.build_index(
+        docs,
+        args.index,
+        kindex.open_embedder(settings),
+        config=ChunkerConfig(args.chunk_tokens, args.chunk_overlap, settings.embedding.max_seq_length),
+        dense_scope=args.dense_scope,
+        sources=specs,
+        skipped=report,
+        show_progress=True,
+    )
+    return m.build_seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    from chatbot.settings import load_settings
+    from knowledge.embedding import build_embedder
+    from knowledge.hybrid import FusionWeights, HybridRetriever
+
+    for path in (args.questions, args.qrels, args.judged, args.medquad):
+        if not path.exists():
+            print(f"error: {path} not found (see --help)", file=sys.stderr)
+            return 2
+    build_s = _build_if_needed(args)
+    settings = load_settings()
+    # Queries are embedded for real (no cache) so latency includes the query embedding.
+    retriever = HybridRetriever.open(args.index, build_embedder(settings.embedding), settings.knowledge)
+    questions = read_questions(args.questions)
+    qrels = read_qrels(args.qrels)
+    default_w, default_o = retriever.weights, retriever.options
+    no_reduce = replace(default_o, reduce_over_words=10**9)
+    configs = {
+        "BM25 only": (FusionWeights(0, 0, 0, 1), no_reduce),
+        "dense only (MiniLM)": (FusionWeights(1, 0, 0, 0), no_reduce),
+        "hybrid (default)": (default_w, default_o),
+    }
+    forms = {"original": lambda q: q.original, "NLM summary": lambda q: q.summary}
+    rows = []
+    latencies: list[float] = []
+    default_runs: dict[int, list[str]] = {}
+    for cname, (weights, options) in configs.items():
+        retriever.weights, retriever.options = weights, options
+        for fname, get in forms.items():
+            runs: dict[int, list[str]] = {}
+            for q in questions:
+                text = get(q)
+                if not text.strip():
+                    runs[q.qid] = []
+                    continue
+                t0 = time.perf_counter()
+                runs[q.qid] = retriever.ranked_doc_ids(text, 10)
+                if cname == "hybrid (default)" and fname == "original":
+                    latencies.append(time.perf_counter() - t0)
+            if cname == "hybrid (default)" and fname == "original":
+                default_runs = runs
+            for grade in (3, 2):
+                m, n = mean_metrics(runs, qrels, grade)
+                rows.append((cname, fname, grade, n, m))
+    retriever.weights, retriever.options = default_w, default_o
+    _print_table(rows, args, retriever, build_s, latencies, questions)
+    if args.run_out:
+        with args.run_out.open("w", encoding="utf-8") as f:
+            for qid, docs in sorted(default_runs.items()):
+                for rank, d in enumerate(docs, 1):
+                    f.write(f"{qid}\t{d}\t{rank}\n")
+        print(f"wrote {args.run_out}", file=sys.stderr)
+    return 0
+
+
+def _print_table(
+    rows: list,
+    args: argparse.Namespace,
+    retriever: object,
+    build_s: float,
+    latencies: list[float],
+    questions: list[LiveQuestion],
+) -> None:
+    m = retriever.manifest  # type: ignore[attr-defined]
+    print(
+        f"LiveQA-Med {args.questions.parent.name}: {len(questions)} questions; corpus {m.n_documents} answers "
+        f"-> {m.n_chunks} chunks ({m.chunk_tokens} tokens, dense_scope={m.dense_scope}); embedder {m.embedder}"
+    )
+    print(f"weights {retriever.weights.as_dict()}")  # type: ignore[attr-defined]
+    print()
+    print("| retrieval | question | grade | n | MAP@10 | MRR@10 | P@5 | nDCG@10 |")
+    print("|---|---|---|---|---|---|---|---|")
+    for cname, fname, grade, n, mm in rows:
+        print(
+            f"| {cname} | {fname} | >={grade} | {n} | {mm['MAP@10']:.3f} | {mm['MRR@10']:.3f} | "
+            f"{mm['P@5']:.3f} | {mm['nDCG@10']:.3f} |"
+        )
+    dense = next(r[4]["MAP@10"] for r in rows if r[0].startswith("dense") and r[1] == "original" and r[2] == 3)
+    hyb = next(r[4] for r in rows if r[0].startswith("hybrid") and r[1] == "original" and r[2] == 3)
+    print()
+    print(
+        f"default vs dense-only (original, grade>=3): MAP@10 x{hyb['MAP@10'] / dense:.2f} "
+        f"(target >= 1.20), MRR@10 {hyb['MRR@10']:.3f} (target >= 0.62)"
+        if dense
+        else "dense MAP is 0"
+    )
+    lat = sorted(latencies)
+    if lat:
+        p95 = lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))]
+        print(
+            f"index build {build_s:.1f} s (embeddings from cache when present); query latency incl. embedding: "
+            f"p50 {statistics.median(lat) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms over {len(lat)} queries"
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""Triage quality and speed on the labelled set and the held-out set, against two baselines.
+
+    .venv/bin/python benchmarks/triage_eval.py [--repeat 20]
+
+Baselines, measured in the same run:
+* ``keywords``: the red-flag word list most chatbots bolt on (any danger word -> emergency),
+  on lower-cased text; everything else "ok".
+* ``patterns-only``: our red-flag patterns without the context rules (education, past,
+  hypothetical, personal, happening now), to show what the context rules buy.
+Latency is per message, median over ``--repeat`` passes of each whole file, one CPU thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from chatbot.safety import triage  # noqa: E402
+from chatbot.safety.evaluate import DEFAULT_SET, HOLDOUT_SET, Item, evaluate, format_report, load  # noqa: E402
+from chatbot.safety.lexicon import normalize  # noqa: E402
+from chatbot.safety.triage import red_flags  # noqa: E402
+
+_KEYWORDS = re.compile(
+    r"chest pain|heart attack|stroke|can'?t breathe|breathing|bleeding|overdose|poison|suicid|kill myself|"
+    r"self harm|seizure|unconscious|anaphyla|allergic reaction|fever|pregnan|head injury|burn|meningitis|"
+    r"faint|collapse|choking|drooping|slurred|not breathing|want to die|pills|swallowed|blood|swelling|swollen|"
+    r"dolor de pecho|infarto|no puedo respirar|fiebre|convulsi|sangr|pastillas|morir"
+)
+
+
+def keywords(text: str) -> str:
+    return "emergency" if _KEYWORDS.search(text.lower()) else "ok"
+
+
+def patterns_only(text: str) -> str:
+    return "emergency" if red_flags(text) else "ok"
+
+
+def ours(text: str) -> str:
+    return triage(text).label
+
+
+def per_message_ms(items: list[Item], fn: object, repeat: int) -> float:
+    call = fn  # type: ignore[assignment]
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for item in items:
+            call(item.text)  # type: ignore[operator]
+        times.append((time.perf_counter() - t0) / len(items) * 1000)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--details", action="store_true", help="print per-category tables and errors for ours")
+    args = parser.parse_args()
+    systems = [("healthbot triage", ours), ("patterns-only", patterns_only), ("keywords", keywords)]
+    normalize("warm up")
+    for path in (DEFAULT_SET, HOLDOUT_SET):
+        if not path.is_file():
+            continue
+        items = load(path)
+        print(f"== {path.relative_to(path.parents[2])} ({len(items)} messages)")
+        header = f"{'system':18} {'emerg. recall':>13} {'benign FA':>10} {'en recall':>10} {'es recall':>10} {'ms/msg':>8}"
+        print(header)
+        print("-" * len(header))
+        for name, fn in systems:
+            report = evaluate(items, fn)
+            em = [i for i in items if i.label == "emergency"]
+            lang_recall = {}
+            for lang in ("en", "es"):
+                sub = [i for i in em if i.lang == lang]
+                lang_recall[lang] = evaluate(sub, fn).emergency_recall if sub else float("nan")
+            ms = per_message_ms(items, fn, args.repeat)
+            print(
+                f"{name:18} {report.emergency_recall:>13.1%} {report.false_alarm_rate:>10.1%} "
+                f"{lang_recall['en']:>10.1%} {lang_recall['es']:>10.1%} {ms:>8.3f}"
+            )
+        if args.details:
+            print()
+            print(format_report(str(path), evaluate(items, ours)))
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

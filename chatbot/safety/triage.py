@@ -1,0 +1,561 @@
+"""Red-flag triage: does this message describe an emergency happening now?
+
+Pure regular expressions over :func:`chatbot.safety.lexicon.normalize` text, so it runs in well
+under a millisecond and needs no model. Two kinds of evidence per category:
+
+* **strong** patterns describe a danger sign concretely ("my face is drooping and I can't lift
+  my arm", "took 30 paracetamol"). They raise the alarm unless the message is clearly about the
+  past ("5 years ago") or hypothetical ("if someone ...") and carries no sign of happening now,
+  or is an educational question that doesn't speak about a particular person.
+* **weak** patterns only name a condition ("stroke", "heart attack"). They raise the alarm when
+  the message speaks about a particular person and is neither educational nor about the past,
+  or when it says the thing is happening now ("right now", "suddenly", "won't stop").
+
+Recall comes first: a false alarm costs a reader a few seconds, a missed emergency costs more.
+Measured by ``benchmarks/triage_eval.py`` on ``tests/data/triage.jsonl`` and a held-out file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from chatbot.safety.lexicon import normalize
+from chatbot.types import PatientProfile
+
+Strength = str  # "strong" | "weak"
+
+
+def _rx(*parts: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in parts))
+
+
+# ------------------------------------------------------------------------------ context cues
+
+# Happening now, whatever else the message says.
+ACUTE = _rx(
+    r"\b(?:right now|just now|at the moment|currently|as we speak|this (?:morning|evening|afternoon)|tonight)\b",
+    r"\b(?:all of a )?sudden(?:ly)?\b|\bout of nowhere\b|\bcame on\b",
+    r"\bnow (?:ive|im|hes|shes|theyre)\b|\bnow (?:i|he|she|my|its|they) (?:have|has|having|cant|is|am|feel|feels|got|keep|keeps)\b|\band now (?:i|he|she|my)\b",
+    r"\b(?:\d+|a few|few|couple of|an?|half an?) (?:minutes?|hours?) ago\b|\bfor the (?:last|past) (?:\d+|few) (?:minutes|hours?)\b",
+    r"\b(?:wont|isnt|doesnt|not) stop(?:ping)?\b|\bkeeps? (?:getting|going|happening)\b",
+    r"\b(?:please help|help me please|help please|somebody help|need help (?:now|fast|quick))\b|\bhelp$",
+    r"\b(?:call(?:ed)? (?:an? )?(?:ambulance|911|112|999)|should i call)\b",
+    r"\b(?:ahora mismo|de repente|ayuda por favor|urgente|no para)\b",
+)
+
+# Talks about a particular person (the writer or someone they are with).
+PERSONAL = _rx(
+    r"\b(?:i|im|ive|id|ill|me|my|myself|we|were|our|us)\b",
+    r"\b(?:he|hes|she|shes|his|her|him|they|theyre|them|their)\b",
+    r"\b(?:mi|mis|me|tengo|estoy|siento|le|se le|se me|mi \w+)\b",
+)
+
+# Educational, general or preventive questions.
+EDU = _rx(
+    r"\b(?:(?:warning|early|common|first|typical|main) )?(?:signs?|symptoms?|causes?|risk factors?|risks?|complications?|types?|stages?) (?:of|for)\b",
+    r"\bwhat (?:is|are|does|do|causes|happens|counts)\b|\bwhats\b|\bwhat to do (?:if|when)\b|\bwhat should (?:i|you|one|we) do (?:if|when)\b",
+    r"\bhow (?:do|does|can|would|should|could) (?:you|i|one|we|people|someone|a person|doctors) "
+    r"(?:tell|know|recogni[sz]e|spot|identify|prevent|avoid|treat|reduce|lower|support|help|use|manage|cope)\b",
+    r"\bhow to (?:prevent|treat|recogni[sz]e|avoid|use|support|manage|cope|spot|help)\b|\bhow (?:long|often|much|many) (?:should|does|do|is|can)\b",
+    r"\bis (?:it|that|this) (?:normal|common|safe|true|okay|ok|serious)\b|\bis \w+(?: \w+)? (?:common|normal|hereditary|genetic|contagious)\b",
+    r"\bdifference between\b|\bprevent(?:ion|ing)?\b|\brisk of\b|\breduce (?:the |my )?risk\b|\brecover(?:y|ing)?\b|\brehab\w*\b",
+    r"\b(?:diet|foods?|meal|exercise|vaccine|vaccination|statistics|rates?|research|study|acronym|definition|explain|inhaler technique)\b",
+    r"\bfor (?:a|my|our) (?:class|course|exam|essay|school|project|paper|presentation|training)\b|\bfirst aid (?:course|class|training|kit)\b",
+    r"\b(?:cuales son|que es|como (?:prevenir|saber|reconocer|ayudar|puedo ayudar)|es normal|(?:sintomas|senales|signos|causas) de|dieta|alimentos)\b",
+)
+
+# Clearly in the past: a history, not an event now.
+PAST = _rx(
+    r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|several|many|a few|few|some|a couple of) (?:years?|months?|weeks?) ago\b",
+    r"\blast week\b|\ba (?:year|month|week) ago\b",
+    r"\blast (?:year|month|summer|winter|spring|fall|autumn)\b|\bin (?:19|20)\d\d\b|\bhistory of\b|\bused to\b|\bsurvivor\b",
+    r"\bwhen i was (?:a|young|little|in)\b|\bback in\b|\bhace (?:\d+|unos|muchos|varios|dos|tres) (?:anos|meses)\b|\bhace anos\b",
+)
+
+# If/when someone: a hypothetical person, not one in front of the writer.
+HYPOTHETICAL = _rx(
+    r"\b(?:if|when|whenever|in case) (?:someone|somebody|a person|people|anyone|you|your \w+|one|a child|a baby|a kid|a patient|a friend|they)\b",
+    r"\bhypothetical\w*\b|\bin (?:a|the) (?:movie|film|book|novel|show|game|story)\b|\bsuppose\b|\bimagine\b",
+)
+
+# ------------------------------------------------------------------------------ red flags
+
+_SEVERE = (
+    r"(?:crushing|squeezing|heavy|severe|terrible|horrible|really bad|very bad|worst|excruciating|unbearable|intense)"
+)
+_CHEST = (
+    r"(?:chest (?:pain|pressure|tightness|heaviness|discomfort|hurts?|hurting|"
+    r"(?:is|feels?) (?:really |very |so |kind of |a bit )?(?:tight|heavy|crushing|crushed|hurting|killing|like|squeezed)(?: and heavy)?)|"
+    r"(?:pain|pressure|tightness|squeezing|heaviness|discomfort|ache|burning|feeling|sensation) in "
+    r"(?:the (?:middle|centre|center) of )?(?:my|the|his|her) chest|pecho)"
+)
+_CARDIAC_COMPANION = (
+    r"(?:left arm|arm|jaw|neck|shoulder|back|sweat\w*|clammy|short of breath|breathless|cant (?:catch (?:my|his|her) )?breath\w*|"
+    r"nause\w*|faint|dizz\w*|pass(?:ing)? out|grey|gray|pale|vomit\w*|brazo|mandibula|sudor|falta de aire|mareo)"
+)
+_PILLS = (
+    r"(?:pills?|tablets?|tabs|capsules?|paracetamol|ibuprofen|aspirin|insulin|doses?|meds|medications?|medicines?|"
+    r"sleeping|xanax|oxy\w*|benadryl|antidepressants?|of (?:my|his|her) \w+|pastillas|pildoras|comprimidos|tabletas|ibuprofeno)"
+)
+_LOTS = (
+    r"(?:\d+|whole|entire|all|full|bottle|packet|box|handful|bunch|lot|lots|dozen|ten|twelve|fifteen|twenty|thirty|forty|"
+    r"fifty|double|triple|too many|too much|muchas|todas|un frasco|una caja|un bote|\d+ de)"
+)
+_CHILD = r"(?:baby|toddler|child|kid|son|daughter|boy|girl|infant|newborn|little one|\d+ (?:year|month)s? old|bebe|nino|nina|hijo|hija)"
+_SUBSTANCE = (
+    r"(?:bleach|detergent|laundry pod|pods?|dishwasher|cleaner|drain|antifreeze|button battery|batter(?:y|ies)|magnets?|"
+    r"rat poison|poison|pesticide|weed ?killer|mushrooms?|berries|lamp oil|kerosene|gasoline|petrol|lighter fluid|"
+    r"nail polish|vape|nicotine|e liquid|essential oil|pills?|tablets?|medicine|lejia|cloro|detergente|pila|veneno|raticida|amoniaco)"
+)
+
+RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
+    # --- chest pain / heart attack
+    (
+        "chest_pain",
+        "strong",
+        _rx(
+            rf"{_CHEST}.{{0,80}}{_CARDIAC_COMPANION}",
+            rf"{_CARDIAC_COMPANION}.{{0,60}}{_CHEST}",
+            rf"{_SEVERE} (?:\w+ )?(?:chest|pain in (?:my|the|his|her) chest)",
+            r"\b(?:squeezing|crushing|pressing|heavy|tight) (?:feeling|sensation|pressure) in (?:my|his|her|the) chest",
+            r"\b(?:elephant|weight|something heavy|ton of bricks) (?:is )?(?:sitting )?on (?:my|his|her) chest",
+            r"\bclutch\w* (?:at )?(?:his|her|my|their) chest",
+            r"\b(?:im|think im|hes|shes|is|may be|might be|could be|am i|think (?:he|she|i)s?) having (?:a )?heart attack",
+            r"\b(?:creo que )?(?:estoy teniendo|esta teniendo|me esta dando|le esta dando) (?:un )?(?:infarto|ataque al corazon)",
+            r"\bdolor (?:\w+ ){0,3}(?:en el|de) pecho",
+        ),
+    ),
+    (
+        "chest_pain",
+        "weak",
+        _rx(
+            r"\bheart attack\b",
+            r"\bchest (?:pain|pressure|tightness|hurts?)\b",
+            r"\bmy chest\b.{0,20}\bhurts?\b",
+            r"\binfarto\b",
+            r"\bataque al corazon\b",
+            r"\bme duele (?:mucho )?el pecho\b",
+        ),
+    ),
+    # --- stroke
+    (
+        "stroke",
+        "strong",
+        _rx(
+            r"\b(?:face|smile|mouth|eye(?:lid)?)s? (?:is |are |was |looks? |seems |has )?(?:gone |going |all |kind of |a bit )?(?:drooping|droopy|droop(?:ed|s)?|crooked|lopsided|twisted|uneven|sagging|fallen|slanted|numb)",
+            r"\b(?:drooping|droopy|crooked|lopsided|sagging) (?:face|smile|mouth|eye)",
+            r"\bone side of (?:my|his|her|their|the) (?:face|body|mouth)\b",
+            r"\b(?:cant|can barely|couldnt|struggling to) (?:lift|raise|move|feel|use) (?:my|his|her|their|the) (?:\w+ )?(?:arm|leg|hand|side)",
+            r"\bslurr\w*|\bspeech (?:\w+ ){0,2}(?:slurred|garbled|jumbled|strange|weird|muddled|gibberish)|\btalking gibberish\b|\bwords (?:come|came|are coming) out (?:wrong|jumbled|garbled)",
+            r"\bcant (?:speak|talk|get (?:my|his|her|the) words out) (?:properly|right|clearly|normally)\b|\bcant find (?:my|his|her) words\b",
+            r"\b(?:lost|losing|lose) (?:the )?(?:vision|sight) in one eye\b|\bsudden(?:ly)? (?:\w+ ){0,4}(?:blind|double vision|cant see)\b",
+            r"\bsudden(?:ly)? (?:\w+ ){0,8}(?:numb\w*|weak\w*|paraly\w*|cant (?:speak|talk|walk|understand))",
+            r"\b(?:my|his|her|their) (?:right|left) (?:hand|arm|leg|side) (?:is|went|feels|has gone|just went) (?:\w+ )?(?:weak|numb|limp|dead|heavy)\b",
+            r"\bworst headache (?:of|in) (?:my|his|her|their) life\b|\bthunderclap\b",
+            r"\b(?:im|think im|hes|shes|is|may be|might be|could be|think (?:he|she|i)s?|think my \w+ is) having (?:a )?(?:stroke|mini stroke|tia)\b",
+            r"\b(?:cara|boca|sonrisa) (?:\w+ )?(?:caida|torcida|ladeada|desviada)|\bse le (?:cayo|torcio|durmio) (?:\w+ ){0,4}(?:cara|boca)",
+            r"\bno (?:puede|puedo) mover (?:el|la|un|una|mi|su) (?:\w+ )?(?:brazo|pierna|lado|mano)",
+            r"\bhabla (?:raro|arrastrada|mal|enredad\w*|rara)|\barrastra las palabras|\bno entiende lo que\b",
+        ),
+    ),
+    ("stroke", "weak", _rx(r"\bstroke\b", r"\bderrame\b", r"\bictus\b", r"\bface (?:is )?numb\b")),
+    # --- anaphylaxis
+    (
+        "anaphylaxis",
+        "strong",
+        _rx(
+            r"\bthroat (?:is |feels |has |keeps )?(?:closing|swelling|swollen|tight|closing up|getting tight)",
+            r"\b(?:lips?|tongue|face|mouth|eyes?) (?:is |are |keeps )?(?:swelling|swollen|puffing up|blowing up)\b.{0,40}(?:breath\w*|throat|dizz\w*|fast|quickly|wheez\w*|hives)",
+            r"\b(?:stung|sting|bee|wasp|ate|eaten|eating|took|injection|peanuts?|nuts?|shrimp|shellfish)\b.{0,60}\b(?:swell\w*|swollen|hives|cant breathe|hard to breathe|wheez\w*|throat)",
+            r"\b(?:used|gave|give|injected) (?:my|his|her|an|the) epipen\b",
+            r"\b(?:tongue|throat|lips?)\b (?:\w+ )?(?:is |are |keeps |started )?(?:swelling|swollen|puffing up)\b",
+            r"\b(?:swell\w*|swollen|hives|wheez\w*)\b.{0,60}\b(?:after|from) (?:eating|a sting|being stung|taking|the injection|nuts|peanuts|shellfish)\b",
+            r"\b(?:im|think im|hes|shes|is|think (?:he|she|i)s?) having (?:an )?(?:allergic reaction|anaphyla\w*)",
+            r"\b(?:se me|se le) (?:esta )?(?:cierra|cerrando|hincha|hinchando) la garganta|\bgarganta (?:cerrada|se cierra|hinchada)",
+            r"\b(?:lengua|labios|cara) hinchad\w*",
+        ),
+    ),
+    ("anaphylaxis", "weak", _rx(r"\banaphyla\w*", r"\ballergic reaction\b", r"\breaccion alergica\b")),
+    # --- breathing difficulty
+    (
+        "breathing",
+        "strong",
+        _rx(
+            r"\b(?:cant|can barely|cant really|couldnt|struggling to|hard to|difficult to|trouble|difficulty|hard time|fighting to) "
+            r"(?:breathe|breath|breathing|catch (?:my|his|her|their) breath|get (?:a |enough )?air)\b(?! (?:through|thru) (?:my|his|her|the) nose)",
+            r"\bcan barely (?:talk|speak) between breaths\b|\bcant (?:finish|complete|say) a (?:full )?sentence\b",
+            r"\bgasping\b|\bfighting for (?:air|breath)\b",
+            r"\b(?:lips?|face|fingers|skin) (?:are |is |turning |going |look |looks |gone )*(?:blue|purple|grey|gray)\b|\bturning blue\b",
+            r"\bribs (?:are )?(?:sucking|pulling|caving) in\b|\bsucking in (?:under|between) (?:his|her|the) ribs\b",
+            r"\b(?:not|isnt|stopped|barely|hardly|isnt really) breathing\b|\bno pulse\b",
+            r"\binhaler (?:isnt|is not|not|doesnt|didnt|wont|hasnt) (?:helping|working|help|work)\b",
+            r"\bno (?:puedo|puede) respirar\b|\b(?:le|me) cuesta (?:mucho )?respirar\b|\blabios (?:morados|azules)\b|\bno respira\b|\b(?:se|me) ahoga\w*",
+        ),
+    ),
+    # --- severe bleeding
+    (
+        "bleeding",
+        "strong",
+        _rx(
+            r"\b(?:bleeding|blood|bleed)\b.{0,40}\b(?:wont|doesnt|isnt|will not|not|cant get it to|wont even) (?:stop|stopping|slow)",
+            r"\b(?:bleeding|bleed|bled) (?:very |really )?(?:heavily|a lot|badly|profusely|everywhere|non ?stop)\b|\bheavy bleeding\b",
+            r"\bblood everywhere\b|\b(?:spurting|gushing|pouring|squirting|pumping)\b",
+            r"\b(?:vomiting|throwing up|coughing|coughing up|spitting up|vomited|threw up) (?:up )?(?:lots of |a lot of |some |bright red |fresh )?blood\b",
+            r"\bblood in (?:my|his|her) vomit\b|\bblack (?:tarry |tar )?(?:stool|poop|poo)\b|\btarry (?:stool|poop)\b",
+            r"\b(?:cut|chopped|sliced) off (?:my|his|her) (?:finger|toe|hand)|\bamputat\w*",
+            r"\b(?:sangre|sangra|sangrado|sangrando)\b.{0,30}\b(?:no para|no se detiene|a chorros|mucho|mucha|abundante)|\bsale a chorros\b|\bvomit\w* sangre\b",
+        ),
+    ),
+    # --- overdose (self-inflicted or accidental, adult)
+    (
+        "overdose",
+        "strong",
+        _rx(
+            rf"\b(?:took|taken|take|taking|swallowed|ate|had|downed|necked|popped|me tome|tome|se tomo|me trague|se trago)\b (?:(?:a|an|the|like|about|around|maybe|over|almost|nearly|at least|some|more than) )*{_LOTS}\b.{{0,40}}{_PILLS}",
+            r"\b(?:overdosed|overdosing|od d|odd on)\b|\bsobredosis\b|\bintoxicad\w* con (?:pastillas|medicamentos)",
+            r"\b(?:took|swallowed|taken)\b.{0,40}\bon purpose\b|\bon purpose\b.{0,40}\b(?:took|swallowed)\b",
+            r"\b(?:im|hes|shes|think (?:i|he|she)|might|may) (?:have )?(?:taken|had) an? overdose\b",
+        ),
+    ),
+    ("overdose", "weak", _rx(r"\boverdose\b")),
+    # --- poisoning (mostly children)
+    (
+        "poisoning",
+        "strong",
+        _rx(
+            rf"\b(?:drank|drunk|drink|swallowed|ate|eaten|eat|licked|ingested|got into|sucked on|chewed|bit into|se bebio|bebio|se tomo|se trago|trago|comio|se comio)\b.{{0,40}}{_SUBSTANCE}",
+            r"\bcarbon monoxide (?:alarm|detector)\b|\b(?:co|carbon monoxide) (?:alarm|detector) (?:is |keeps )?(?:beeping|going off|sounding)",
+            r"\b(?:been|was|got|think (?:i|he|she) (?:was|got)) poisoned\b|\bswallowed (?:some |a )?poison\b",
+        ),
+    ),
+    ("poisoning", "weak", _rx(r"\bpoisoning\b", r"\benvenenad\w*\b|\bintoxicacion\b")),
+    # --- suicidal thoughts and self-harm (first and third person)
+    (
+        "self_harm",
+        "strong",
+        _rx(
+            r"\b(?:kill|killing|hurt|hurting|harm|harming|cut|cutting|burn|burning|hang|hanging|shoot|poison) (?:my ?self|myself)\b",
+            r"\b(?:end|ending|take|taking) (?:my (?:own )?life|it all)\b|\bend (?:things|everything|it) (?:tonight|today|now|soon|for good)\b",
+            r"\b(?:want|wanna|going|plan\w*|thinking (?:about|of)|think about|considering|decided|ready|about|tempted) (?:to )?(?:die|end it|commit suicide|suicide|not wake up|disappear forever|end my life)\b",
+            r"\b(?:i|im) (?:want|wish) (?:to be |i (?:was|were) )?dead\b|\bwish i (?:was|were) dead\b|\bwish i (?:could|would) (?:just )?(?:die|not wake up)\b",
+            r"\b(?:dont|cant|do not) see (?:the|any) point (?:in|of) (?:living|life|going on|being alive|anything)\b",
+            r"\bbetter off (?:dead|without me)\b|\bno (?:point|reason|will) (?:in )?(?:living|to live|going on|to go on)\b",
+            r"\b(?:dont|do not|no longer) want to (?:be alive|live|wake up|exist|be here)\b|\bcant go on\b|\bdone with (?:life|living)\b",
+            r"\b(?:im|i feel|feeling|been|am) (?:really |very |so )?suicidal\b|\bsuicidal (?:thoughts|feelings|again)\b|\bsuicide (?:note|plan)\b",
+            r"\b(?:i|im|ive been|been) (?:self harm\w*|cutting)\b|\bself harm\w* again\b",
+            r"\b(?:saving|stockpiling|hoarding|collecting) (?:up )?(?:my |some )?(?:pills|tablets|meds)\b",
+            r"\b(?:how|which|what|best|easiest|quickest|painless)\b.{0,40}\b(?:kill myself|to die|end my life|commit suicide)\b",
+            r"\b(?:kill|hurt|harm|cutting|cut) (?:him|her|them)sel(?:f|ves)\b|\b(?:take|end) (?:his|her|their) (?:own )?life\b|\b(?:he|she|they) (?:wants?|want) to die\b",
+            r"\bsuicid(?:arme|arse|arte|io)\b|\b(?:matarme|matarse|quitarme la vida|quitarse la vida|acabar con mi vida|hacerme dano|cortarme)\b",
+            r"\b(?:quiero|quisiera|me quiero|se quiere|quiere) morir\w*\b|\bno quiero (?:seguir )?vivi\w*\b|\bva a matar\w*\b|\bse va a matar\b",
+            r"\boverdose (?:tonight|today|now)\b|\bgoing to overdose\b",
+        ),
+    ),
+    ("self_harm", "weak", _rx(r"\bsuicid\w*")),
+    # --- pregnancy (context checked separately)
+    (
+        "pregnancy",
+        "strong",
+        _rx(
+            r"\b(?:bleeding|bleed|blood)\b.{0,20}\b(?:heavily|heavy|a lot|lots|badly|clots?)\b|\bheavy bleeding\b|\bsoak\w* (?:a |through )?(?:pad|pads)\b",
+            r"\b(?:severe|bad|terrible|pounding|awful|worst) headache\b.{0,60}\b(?:vision|blurr\w*|spots|flashing|swell\w*|swollen)",
+            r"\b(?:blurry|blurred|blurring) vision\b|\bseeing (?:spots|stars|flashing lights)\b",
+            r"\b(?:baby|fetus|bump)\b.{0,30}\b(?:hasnt|has not|isnt|stopped|not|doesnt|didnt|hasn t) (?:moved|moving|kicked|kicking|move)\b",
+            r"\b(?:less|fewer|reduced|decreased|no) (?:fetal |baby )?(?:movements?|kicks|kicking)\b",
+            r"\b(?:havent|hasnt|not|didnt|cant|dont) (?:felt|feel|feeling|noticed) (?:the |my )?(?:baby|him|her|it|any) (?:move|moving|movement|kick\w*)",
+            r"\b(?:waters?|water) (?:broke|broken|has broken|breaking)\b|\bleaking (?:fluid|water)\b",
+            r"\b(?:severe|sharp|terrible|bad|stabbing) (?:pain|cramps?)\b.{0,40}\b(?:belly|abdomen|stomach|side|pelvis|shoulder)",
+            r"\b(?:seizure|fit|faint\w*|passed out)\b",
+            r"\bsangr\w* (?:mucho|abundante|bastante)\b|\bestoy sangrando\b|\b(?:el|mi) bebe no se mueve\b|\bno se mueve\b|\brompi (?:aguas|fuente)|\bse me rompio la fuente|\bvision borrosa\b",
+        ),
+    ),
+    # --- sepsis (infection plus danger signs; checked with companions separately)
+    ("sepsis", "weak", _rx(r"\bsepsis\b|\bseptic\b")),
+    # --- head injury
+    (
+        "head_injury",
+        "strong",
+        _rx(
+            r"\b(?:hit|banged|bumped|knocked|smacked|struck|fell on|landed on|hurt|injured) (?:\w+ ){0,3}head\b.{0,80}\b(?:passed out|knocked out|unconscious|vomit\w*|throwing up|threw up|confus\w*|drowsy|sleep\w*|seizure|fit|pupil\w*|blood thinners?|anticoagulant\w*|warfarin|clear fluid|cant remember|slurr\w*|wont wake)",
+            r"\b(?:passed out|knocked out|unconscious|vomit\w*|confus\w*|drowsy|pupil\w*|blood thinners?)\b.{0,60}\b(?:hit|banged|bumped|knocked|fell) (?:\w+ ){0,3}head\b",
+            r"\bgolpe (?:fuerte )?en la cabeza\b.{0,60}\b(?:vomit\w*|desmay\w*|confund\w*|dormid\w*|no responde)",
+        ),
+    ),
+    # --- prolonged or first seizure
+    (
+        "seizure",
+        "strong",
+        _rx(
+            r"\b(?:seizure|seizing|fitting|convuls\w*|jerking|shaking uncontrollably|ataque epileptico)\b.{0,60}\b(?:more than|over|longer than|for|lleva mas de|mas de) (?:(?:about|around|almost|nearly|at least|like|roughly) )?(?:\d+|five|ten|cinco|diez) (?:minutes|minutos)",
+            r"\b(?:lleva|llevan?) mas de (?:\d+|cinco|diez) minutos (?:convulsion\w*|con convulsiones)",
+            r"\b(?:seizure|seizing|fitting|convuls\w*|jerking)\b.{0,60}\b(?:wont stop|not stopping|for ages|wont (?:wake|come round|come to|respond)|not waking|still not|after another|back to back|cant wake)",
+            r"\bfirst (?:time )?(?:ever )?seizure\b|\bseizure for the first time\b",
+            r"\b(?:im|hes|shes|is|think (?:he|she)s?) (?:having|in) (?:a )?(?:seizure|fit|convulsion)\b",
+            r"\b(?:esta|estoy) convulsionando\b|\bconvulsionando\b",
+        ),
+    ),
+    ("seizure", "weak", _rx(r"\bseizures?\b|\bconvulsion\w*")),
+    # --- severe burns
+    (
+        "burns",
+        "strong",
+        _rx(
+            r"\b(?:burn\w*|scald\w*|boiling (?:water|oil)|fire|flames?)\b.{0,80}\b(?:large|big|huge|whole|all over|bigger than|white|charred|leathery|black|doesnt hurt|skin (?:is )?(?:coming|peeling) off|peeling off|face|airway|smoke|blisters? all over)",
+            r"\b(?:toddler|baby|child|kid|infant)s?\b.{0,40}\b(?:burn\w*|scald\w*|boiling)\b.{0,60}\b(?:skin|blister\w*|peeling|chest|face)",
+            r"\b(?:boiling (?:water|oil)|hot (?:water|oil|coffee|tea))\b.{0,40}\b(?:spilled|poured|splashed)\b",
+            r"\b(?:chemicals?|acid|bleach|lye|oven cleaner|cleaner)\b.{0,40}\b(?:in|into) (?:my|his|her|their|the) eyes?\b|\bsplashed\b.{0,30}\beyes?\b",
+            r"\belectrocuted\b|\belectric(?:al)? shock\b|\bstruck by lightning\b",
+        ),
+    ),
+    # --- meningitis
+    (
+        "meningitis",
+        "strong",
+        _rx(
+            r"\bstiff neck\b.{0,80}\b(?:fever|rash|headache|light|vomit\w*|temperature)|\b(?:fever|rash|headache|temperature)\b.{0,80}\bstiff neck\b",
+            r"\bneck (?:is )?(?:stiff|rigid)\b.{0,60}\b(?:fever|rash|headache|vomit\w*|light)|\b(?:fever|rash|headache|light)\b.{0,60}\bneck (?:is )?(?:stiff|rigid)\b",
+            r"\brash (?:that )?(?:doesnt|does not|wont|didnt|isnt) (?:fade|go away|blanch|disappear)|\bnon ?blanching\b|\bglass test\b",
+            r"\b(?:purple|dark red) (?:spots|rash|blotches)\b.{0,40}\bfever\b|\bfever\b.{0,40}\b(?:purple|dark red) (?:spots|rash|blotches)\b",
+            r"\bcuello rigido\b.{0,60}\bfiebre\b|\bfiebre\b.{0,60}\bcuello rigido\b|\bmanchas\b.{0,30}\bno desaparecen\b",
+        ),
+    ),
+    ("meningitis", "weak", _rx(r"\bmeningitis\b")),
+    # --- diabetic emergencies
+    (
+        "diabetic",
+        "strong",
+        _rx(
+            r"\b(?:sugar|glucose|bg|bs|reading|levels?|azucar)\b (?:\w+ ){0,3}(?:is |of |at |in |says |reads |en |de )?(?:hi|high|lo|critical)\b.{0,60}\b(?:vomit\w*|confus\w*|drowsy|breath\w*|unconscious|wont wake|fruity)",
+            r"\bfruity (?:breath|smell)|\bbreath smells? (?:fruity|sweet|like nail polish)|\bketones? (?:are |is )?(?:high|large|very high)\b|\bdka\b|\bketoacidosis\b",
+            r"\b(?:diabet\w*|type 1|type one|insulin)\b.{0,80}\b(?:confus\w*|not making sense|unconscious|wont wake|unresponsive|passed out|seizure|slurr\w*|drowsy|confundid\w*)\b",
+        ),
+    ),
+    # --- unresponsive / collapse / choking / other
+    (
+        "unconscious",
+        "strong",
+        _rx(
+            r"\b(?:collapsed|unconscious|unresponsive|wont wake(?: up)?|cant wake (?:him|her|them|my)|not responding|isnt responding|wont respond|not waking up|doesnt respond|is out cold)\b",
+            r"\b(?:se desmayo|se desvanecio|inconsciente|no responde|no reacciona|no despierta)\b",
+        ),
+    ),
+    ("unconscious", "weak", _rx(r"\b(?:passed out|fainted|blacked out)\b")),
+    (
+        "choking",
+        "strong",
+        _rx(
+            r"\bchoking\b.{0,60}\b(?:cant|cannot|not|turning|blue|breathe|cry|cough|talk|speak)\b",
+            r"\b(?:stuck|lodged) in (?:his|her|my|their) (?:throat|windpipe)\b.{0,40}\b(?:breathe|breath|cough|blue)",
+            r"\b(?:se (?:esta )?atragant\w*|atragantad\w*)\b",
+        ),
+    ),
+    ("choking", "weak", _rx(r"\bchoking\b")),
+    (
+        "abdominal",
+        "strong",
+        _rx(
+            r"\b(?:sudden|severe|terrible|excruciating|worst|unbearable) (?:\w+ ){0,2}(?:belly|abdominal|stomach|abdomen) pain\b.{0,60}\b(?:rigid|hard|vomit\w*|blood|faint|fever|cant (?:move|stand|walk))",
+            r"\b(?:belly|stomach|abdomen) (?:is )?(?:rigid|hard as a board)\b",
+        ),
+    ),
+    (
+        "testicular",
+        "strong",
+        _rx(
+            r"\b(?:sudden|severe|terrible|excruciating) (?:\w+ ){0,2}(?:pain (?:in|on) (?:my|his) )?(?:testicle|testicular|scrotum|scrotal|balls?)\b",
+        ),
+    ),
+    (
+        "heat_stroke",
+        "strong",
+        _rx(
+            r"\b(?:stopped|not|isnt) sweating\b.{0,60}\b(?:hot|confus\w*|dizz\w*|faint)|\b(?:confus\w*|burning hot)\b.{0,60}\bstopped sweating\b",
+            r"\b(?:im|hes|shes|is) having (?:a )?heat ?stroke\b",
+        ),
+    ),
+    (
+        "general",
+        "strong",
+        _rx(
+            r"\bfeel(?:s|ing)? like (?:im|i am|hes|shes|i|he|she)(?: am| is)? (?:dying|going to die)\b",
+            r"\b(?:im|hes|shes) dying\b(?! to)",
+            r"\b(?:baby|newborn|infant)\b.{0,40}\b(?:floppy|limp|wont wake|blue|not breathing|unresponsive)\b",
+            r"\b(?:me estoy muriendo|siento que me muero|se esta muriendo)\b",
+        ),
+    ),
+)
+
+# Messages with a breathing "strong" match that are plainly about a blocked nose.
+_BREATHING_BENIGN = re.compile(r"\b(?:through (?:my|his|her|the) nose|stuffy|blocked nose|congest\w*)\b")
+
+# Everyday explanations that make a bare condition word ("my chest hurts") not a red flag.
+_WEAK_BENIGN: dict[str, re.Pattern[str]] = {
+    "chest_pain": re.compile(
+        r"\b(?:cough\w*|cold|flu|sneez\w*|press\w* on|touch\w*|pulled|muscle|gym|lift\w*|workout|heartburn|reflux|"
+        r"indigestion|costochondritis|bruise\w*|spicy)\b"
+    ),
+}
+
+_GLUCOSE = re.compile(
+    r"\b(?:sugar|glucose|bg|bs|reading|azucar|glucosa)\b(?: \w+){0,3}? (?:is |of |at |en |de |was |reads |says )?(\d+(?:\.\d)?)\b"
+)
+
+
+def _dangerous_glucose(norm: str) -> bool:
+    """A blood glucose reading in the danger range (mg/dL or mmol/L)."""
+    for m in _GLUCOSE.finditer(norm):
+        value = float(m.group(1))
+        if value < 3.0 or 10 < value < 55 or value >= 450:
+            return True
+    return False
+
+
+_PREGNANCY_CONTEXT = re.compile(
+    r"\bpregnan\w*|\b\d+ weeks? (?:pregnant|along|gestation)\b|\b(?:waters?|water) (?:broke|broken|has broken)\b|\bfetal\b|\bmidwife\b|\bcontractions\b|\bexpecting\b|\bembarazad\w*|\bim \d+ weeks\b|\b\d+ semanas de embarazo\b"
+)
+_INFECTION_CONTEXT = re.compile(
+    r"\b(?:infection|infected|surgery|operation|uti|pneumonia|wound|cellulitis|flu|chemo\w*|infeccion|operacion)\b"
+)
+_SEPSIS_SIGNS = (
+    re.compile(r"\bconfus\w*|\bnot making sense\b|\bconfundid\w*"),
+    re.compile(
+        r"\bbreathing (?:very |really )?(?:fast|rapid\w*|quickly)|\brapid breathing\b|\brespira (?:muy )?rapido\b"
+    ),
+    re.compile(r"\bmottled\b|\bblotchy\b|\b(?:skin|lips) (?:is |are |looks? )?(?:blue|grey|gray|pale)\b"),
+    re.compile(
+        r"\b(?:high|very high) (?:fever|temperature)\b|\bshaking chills\b|\bshivering\b|\brigors\b|\bfiebre alta\b"
+    ),
+    re.compile(r"\bheart (?:is )?(?:racing|pounding)\b|\bfast (?:heart|pulse)\b"),
+    re.compile(
+        r"\bfeel(?:s|ing)? like (?:im|hes|shes|i|he|she) (?:dying|going to die)\b|\bhard to wake\b|\bnot peed\b|\bno urine\b"
+    ),
+)
+
+_NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "un": 1,
+    "una": 1,
+    "uno": 1,
+    "dos": 2,
+    "tres": 3,
+    "cuatro": 4,
+    "cinco": 5,
+    "seis": 6,
+    "siete": 7,
+    "ocho": 8,
+    "nueve": 9,
+    "diez": 10,
+    "a": 1,
+    "an": 1,
+}
+_AGE = re.compile(
+    r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|un|una|uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|a|an)"
+    r" ?(days?|weeks?|months?|dias|semanas|mes|meses)\b"
+)
+_NEWBORN = re.compile(r"\bnewborn\b|\brecien nacid\w*")
+_FEVER_WORD = re.compile(
+    r"\bfever\w*|\btemp\w*\b|\bthermometer\b|\bhot\b|\bburning up\b|\bfiebre\b|\bcalentura\b|\bfebril\b|\bcaliente\b"
+)
+_TEMPERATURE = re.compile(r"\b(\d{2,3}(?:\.\d)?)\s?(?:f|c|degrees?|grados?)?\b")
+
+
+def _infant_fever(norm: str) -> bool:
+    """Fever in a baby under 3 months: always needs urgent medical assessment."""
+    if not _FEVER_WORD.search(norm) or _PREGNANCY_CONTEXT.search(norm):
+        return False
+    under_3_months = bool(_NEWBORN.search(norm))
+    for m in _AGE.finditer(norm):
+        value = int(m.group(1)) if m.group(1).isdigit() else _NUMBER_WORDS[m.group(1)]
+        unit = m.group(2)
+        days = value * (1 if unit.startswith("d") else 7 if unit.startswith(("w", "s")) else 30)
+        # "fever for 3 days" is a duration, not an age: an age goes with "old" or a baby word.
+        tail = norm[m.end() : m.end() + 12]
+        head = norm[max(0, m.start() - 25) : m.start()]
+        if ("old" in tail or re.search(r"\b(?:baby|newborn|infant|bebe|is|de)\b", head)) and days < 91:
+            under_3_months = True
+    if not under_3_months:
+        return False
+    temps = [float(t) for t in _TEMPERATURE.findall(norm)]
+    temps = [t for t in temps if 35 <= t <= 43 or 95 <= t <= 110]
+    if temps:
+        return any(t >= 38.0 if t < 50 else t >= 100.4 for t in temps)
+    return True
+
+
+def _benign_explanation(category: str, norm: str) -> bool:
+    pattern = _WEAK_BENIGN.get(category)
+    return bool(pattern and pattern.search(norm))
+
+
+def _sepsis(norm: str) -> bool:
+    return bool(_INFECTION_CONTEXT.search(norm)) and sum(1 for s in _SEPSIS_SIGNS if s.search(norm)) >= 2
+
+
+@dataclass(frozen=True)
+class Finding:
+    category: str
+    strength: Strength
+    evidence: str
+
+
+def red_flags(message: str, profile: PatientProfile | None = None) -> list[Finding]:
+    """Every red-flag pattern that matches, before the context decides (for reports)."""
+    norm = normalize(message)
+    found: list[Finding] = []
+    pregnant = bool(_PREGNANCY_CONTEXT.search(norm)) or bool(profile and profile.pregnant)
+    for category, strength, pattern in RULES:
+        if category == "pregnancy" and not pregnant:
+            continue
+        m = pattern.search(norm)
+        if m is None:
+            continue
+        if category == "breathing" and _BREATHING_BENIGN.search(norm):
+            continue
+        found.append(Finding(category, strength, m.group(0)))
+    if _infant_fever(norm):
+        found.append(Finding("infant_fever", "strong", "fever under 3 months"))
+    if _sepsis(norm):
+        found.append(Finding("sepsis", "strong", "infection with sepsis signs"))
+    if _dangerous_glucose(norm):
+        found.append(Finding("diabetic", "strong", "blood glucose in the danger range"))
+    found = [f for f in found if f.strength == "strong" or not _benign_explanation(f.category, norm)]
+    return found
+
+
+@dataclass(frozen=True)
+class Assessment:
+    emergency: bool
+    category: str = ""
+    reason: str = ""
+
+
+def assess(message: str, profile: PatientProfile | None = None) -> Assessment:
+    """Whether ``message`` is an emergency, with the category and what matched."""
+    findings = red_flags(message, profile)
+    if not findings:
+        return Assessment(False)
+    norm = normalize(message)
+    acute = bool(ACUTE.search(norm))
+    personal = bool(PERSONAL.search(norm))
+    edu = bool(EDU.search(norm))
+    distanced = bool(PAST.search(norm)) or bool(HYPOTHETICAL.search(norm))
+    for f in findings:
+        if f.strength == "strong" and (acute or (not distanced and (personal or not edu))):
+            return Assessment(True, f.category, f"{f.category}: '{f.evidence}'")
+    for f in findings:
+        if f.strength == "weak" and (acute or (personal and not edu and not distanced)):
+            return Assessment(True, f.category, f"{f.category}: '{f.evidence}' (personal, current)")
+    first = findings[0]
+    return Assessment(False, first.category, f"not current: '{first.evidence}'")

@@ -1,0 +1,80 @@
+"""Real MiniLM embedder: the starter knowledge base and a small MedQuAD subset.
+
+The score threshold (``knowledge.min_score``) is checked here: real health questions score
+above it and off-topic ones below it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from chatbot.settings import Settings, load_settings
+from knowledge import index as kindex
+from knowledge.sources import STARTER_DIR, load_source
+
+pytestmark = pytest.mark.integration
+
+OFF_TOPIC = [
+    "how do I fix my car's brakes",
+    "what is the capital of France",
+    "best way to learn the guitar quickly",
+]
+
+
+def _settings(tmp_path: Path, sources: list[str]) -> Settings:
+    # The embedding cache lives in the real data dir when present, so repeated runs are fast.
+    return load_settings(data_dir=tmp_path / "data", knowledge={"sources": sources})
+
+
+@pytest.fixture(scope="module")
+def starter_retriever(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    if not any(STARTER_DIR.glob("*.md")):
+        pytest.skip("knowledge/starter has no topic files yet")
+    tmp = tmp_path_factory.mktemp("starter")
+    s = _settings(tmp, ["starter"])
+    kindex.ensure_index(s)
+    return s, kindex.load_retriever(s)
+
+
+def test_starter_questions_find_their_topic(starter_retriever) -> None:  # type: ignore[no-untyped-def]
+    s, r = starter_retriever
+    cases = {
+        "I keep wheezing and coughing at night, what can I do?": "starter-asthma",
+        "how long does chickenpox stay contagious": "starter-chickenpox",
+        "my back hurts after lifting boxes": "starter-back-pain",
+    }
+    ids = {d.id for d in load_source("starter")[0]}
+    for question, expected in cases.items():
+        if expected not in ids:
+            continue
+        hits = r.search(question, 3)
+        assert hits[0].doc_id == expected, (question, [h.doc_id for h in hits])
+        assert hits[0].score >= s.knowledge.min_score
+        assert hits[0].chunk.url.startswith("http") and "—" in hits[0].chunk.title
+
+
+def test_starter_off_topic_falls_below_threshold(starter_retriever) -> None:  # type: ignore[no-untyped-def]
+    s, r = starter_retriever
+    for q in OFF_TOPIC:
+        assert r.search(q, 1)[0].score < s.knowledge.min_score, q
+
+
+@pytest.mark.slow
+def test_medquad_subset_build_search_and_threshold(shared_data: Path, tmp_path: Path) -> None:
+    # Two source folders of MedQuAD (a few hundred answers) keep CI's embedding cost small.
+    sub = tmp_path / "MedQuAD"
+    for folder in ("8_NHLBI_QA_XML", "9_CDC_QA"):
+        shutil.copytree(shared_data / "MedQuAD" / folder, sub / folder)
+    s = _settings(tmp_path, [f"medquad:{sub}"])
+    kindex.ensure_index(s)
+    r = kindex.load_retriever(s)
+    hits = r.search("What are the symptoms of asthma?", 5)
+    assert any("asthma" in h.chunk.title.lower() for h in hits[:3])
+    assert hits[0].doc_id.startswith(("NHLBI_", "CDC_")) and hits[0].doc_id.endswith(".txt")
+    assert hits[0].score >= s.knowledge.min_score
+    assert "MedQuAD" in hits[0].chunk.license
+    for q in OFF_TOPIC:
+        assert r.search(q, 1)[0].score < s.knowledge.min_score, q
