@@ -101,9 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Retrieval ignores the relevance threshold here so the baseline always has a passage;
     # each mode then applies the threshold itself, as in production.
-    open_settings = settings.model_copy(
-        update={"knowledge": settings.knowledge.model_copy(update={"min_score": -1.0})}
-    )
+    open_settings = settings.model_copy(update={"knowledge": settings.knowledge.model_copy(update={"min_score": -1.0})})
     finder = DialogueService(open_settings, generator=generator, retriever=retriever, embedder=embedder)
     services = {
         mode: DialogueService(
@@ -131,7 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         for mode, svc in services.items():
             t0 = time.perf_counter()
             reply = svc.reply(text, hits=hits)
-            answers[mode] = (reply.text, reply.grounded_fraction, retrieval_s + time.perf_counter() - t0, reply.triage.label)
+            answers[mode] = (
+                reply.text,
+                reply.grounded_fraction,
+                retrieval_s + time.perf_counter() - t0,
+                reply.triage.label,
+            )
             if "no_relevant_source" in reply.flags:
                 answers[mode] = (reply.text, None, answers[mode][2], "no_source")
         ref_vecs = embedder.encode(list(q.references))
@@ -168,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     default = settings.dialogue.answer_mode
     print(f"\nLiveQA-Med answers vs expert references: {len(questions)} questions ({args.questions.name}), "
           f"index {args.index.name}, model {generator.name}, {time.perf_counter() - started:.0f} s total\n")  # fmt: skip
-    print("| answer | ROUGE-L F1 (best ref) | embedding cosine (best ref) | words | grounded fraction | s / question | replies |")
+    print(
+        "| answer | ROUGE-L F1 (best ref) | embedding cosine (best ref) | words | grounded fraction | s / question | replies |"
+    )
     print("|---|---|---|---|---|---|---|")
     for n in names:
         r = rows[n]

@@ -31,6 +31,8 @@ from chatbot.errors import HealthbotError
 from chatbot.grounding import Evidence, citations_for, ground, select_sentences, strip_citations
 from chatbot.llm.base import GenerationParams, Generator
 from chatbot.query import Understanding, mentions_medicine, profile_terms, understand
+from chatbot.safety import triage as safety_triage
+from chatbot.safety.policy import leaks_system_prompt, source_has_injection
 from chatbot.sessions import SessionStore, trim_history
 from chatbot.types import ChatMessage, PatientProfile, Query, Reply, ReplyEvent, Timings, Triage
 
@@ -110,17 +112,9 @@ def conversation_context(turns: Sequence[ChatMessage], profile: PatientProfile |
 
 
 def poisoned(text: str) -> bool:
-    """Whether a passage contains instructions aimed at the assistant."""
-    return bool(_SOURCE_INJECTION.search(text))
-
-
-def leaks_system_prompt(text: str, system: str, canary: str | None = None) -> bool:
-    """Whether ``text`` reveals the system prompt: the canary, or 8 consecutive words of it."""
-    if canary and canary.lower() in text.lower():
-        return True
-    sys_words = re.findall(r"\w+", system.lower())
-    out = " " + " ".join(re.findall(r"\w+", text.lower())) + " "
-    return any(" " + " ".join(sys_words[i : i + 8]) + " " in out for i in range(max(0, len(sys_words) - 7)))
+    """Whether a passage contains instructions aimed at the assistant (the safety module's
+    check, plus a few phrasings of our own)."""
+    return source_has_injection(text) or bool(_SOURCE_INJECTION.search(text))
 
 
 def whom_to_ask(question: str, profile: PatientProfile | None) -> str:
@@ -134,17 +128,6 @@ def whom_to_ask(question: str, profile: PatientProfile | None) -> str:
     if re.search(r"\b(?:baby|child|kid|toddler|son|daughter|infant)s?\b", question, re.I):
         return prompts.WHOM_TO_ASK_CHILD
     return prompts.WHOM_TO_ASK_DEFAULT
-
-
-def _default_triage() -> TriageFn | None:
-    # Looked up by name so the dialogue manager still works (untriaged, with a warning) in a
-    # checkout whose safety package lacks it.
-    import importlib
-
-    triage = getattr(importlib.import_module("chatbot.safety"), "triage", None)
-    if triage is None:
-        log.warning("chatbot.safety.triage is not available; messages are not triaged")
-    return triage
 
 
 class DialogueService:
@@ -164,7 +147,7 @@ class DialogueService:
         self.generator = generator
         self.retriever = retriever
         self.embedder = embedder
-        self.triage_fn = triage if triage is not None else _default_triage()
+        self.triage_fn: TriageFn = triage if triage is not None else safety_triage
         self.canary = canary
         d = settings.dialogue
         self.sessions = SessionStore(d.max_sessions, d.session_ttl_s)
@@ -296,8 +279,11 @@ class DialogueService:
             yield ReplyEvent("delta", text=delta)
         raw = "".join(parts)
 
-        system = prompts.system_prompt(canary=self.canary, lead_only=mode == "hybrid")
-        if mode != "extractive" and leaks_system_prompt(raw, system, self.canary):
+        canaries = [self.canary] if self.canary else []
+        if mode != "extractive" and any(
+            leaks_system_prompt(raw, prompts.system_prompt(canary=self.canary, lead_only=lead), canaries)
+            for lead in (False, True)
+        ):
             flags.append("system_prompt_leak")
             reply = Reply(text=prompts.LEAK_REFUSAL, triage=tri, flags=flags, timings=timings, query=u.query)
             reply.retrieved = self._retrieved(hits)
@@ -361,8 +347,6 @@ class DialogueService:
         return self.generator.count_tokens(text)
 
     def _triage(self, message: str, history: Sequence[ChatMessage], profile: PatientProfile | None) -> Triage:
-        if self.triage_fn is None:
-            return Triage("ok")
         return self.triage_fn(message, list(history), profile)
 
     def _usable(self, hits: Sequence[Hit]) -> tuple[list[Hit], list[str]]:
@@ -539,4 +523,4 @@ def _quote(sentences: Sequence[Any]) -> str:
     return "\n".join(f"- {s.text} [{s.source}]" for s in sentences)
 
 
-__all__ = ["DialogueError", "DialogueService", "conversation_context", "leaks_system_prompt", "poisoned"]
+__all__ = ["DialogueError", "DialogueService", "conversation_context", "poisoned"]

@@ -75,6 +75,11 @@ class TrainConfig:
     target_modules: str = field(
         default="all-linear", metadata={"help": "Comma-separated module names, or 'all-linear'."}
     )
+    lora_layers: int | None = field(
+        default=None,
+        metadata={"help": "Put LoRA only in the top N transformer blocks (None = all). Backward then stops "
+                          "at the lowest adapted block: much cheaper training on CPU."},
+    )
     max_length: int = field(default=512, metadata={"help": "Longest prompt+answer in tokens; longer examples are dropped, never cut."})
     max_steps: int = field(default=200, metadata={"help": "Optimizer steps (-1 = use num_epochs)."})
     num_epochs: float = field(default=1.0, metadata={"help": "Epochs when max_steps is -1."})
@@ -90,6 +95,9 @@ class TrainConfig:
     save_total_limit: int = field(default=2, metadata={"help": "Checkpoints kept."})
     logging_steps: int = field(default=5, metadata={"help": "Log the training loss every N steps."})
     train_examples: int | None = field(default=None, metadata={"help": "Use only the first N training examples."})
+    max_minutes: float | None = field(
+        default=None, metadata={"help": "Stop (and save) after this many minutes of training in this invocation."}
+    )
     resume: bool = field(default=True, metadata={"help": "Resume from the newest checkpoint in checkpoint_dir if any."})
     seed: int = field(default=0, metadata={"help": "Seed of initialisation, shuffling and dropout."})
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (None = torch default)."})
@@ -113,6 +121,8 @@ class TrainConfig:
         _check(self.eval_examples >= 1, "eval_examples must be at least 1")
         _check(self.train_examples is None or self.train_examples >= 1, "train_examples must be at least 1")
         _check(self.threads is None or self.threads >= 1, "threads must be at least 1")
+        _check(self.lora_layers is None or self.lora_layers >= 1, "lora_layers must be at least 1")
+        _check(self.max_minutes is None or self.max_minutes > 0, "max_minutes must be positive")
         _check(bool(self.run_name) and "/" not in self.run_name, "run_name must be a plain name")
 
     @property
@@ -122,7 +132,7 @@ class TrainConfig:
 
     def hyperparameters(self) -> dict[str, Any]:
         """What is recorded in the adapter metadata (everything that changes the result)."""
-        skip = {"dataset_dir", "output_dir", "checkpoint_dir", "resume", "threads"}
+        skip = {"dataset_dir", "output_dir", "checkpoint_dir", "resume", "threads", "max_minutes"}
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
 
 
@@ -130,12 +140,18 @@ class TrainConfig:
 class EvalConfig:
     """Base model versus base + adapter on the held-out test split, same passages."""
 
-    adapter: str = field(default="", metadata={"help": "Adapter directory to evaluate (required)."})
+    adapter: str = field(default="", metadata={"help": "Adapter directory to evaluate (required unless base_only)."})
+    base_only: bool = field(
+        default=False,
+        metadata={"help": "Only score the base model; its results are cached and reused by later adapter runs."},
+    )
     base_model: str = field(default="", metadata={"help": "Base model; default: the one recorded in the adapter metadata."})
     gguf_file: str | None = field(default=None, metadata={"help": "GGUF file inside base_model."})
     dataset_dir: str = field(default="", metadata={"help": "Dataset from build-data; default <data_dir>/finetune/dataset."})
     split: str = field(default="test", metadata={"help": "Split to evaluate."})
-    limit: int | None = field(default=320, metadata={"help": "First N examples of the split (None = all)."})
+    limit: int | None = field(
+        default=320, metadata={"help": "N examples of the split, a fixed seeded sample (None = all)."}
+    )
     batch_size: int = field(default=16, metadata={"help": "Generation batch size (left padding)."})
     max_new_tokens: int = field(default=96, metadata={"help": "Generation cap; a generation that reaches it did not stop."})
     output: str = field(default="", metadata={"help": "Report path stem; default <adapter>/eval (writes .json and .md)."})
@@ -143,7 +159,7 @@ class EvalConfig:
     bootstrap_resamples: int = field(default=2000, metadata={"help": "Paired bootstrap resamples for the intervals."})
 
     def __post_init__(self) -> None:
-        _check(bool(self.adapter), "evaluate needs --adapter DIR")
+        _check(bool(self.adapter) or self.base_only, "evaluate needs --adapter DIR (or --base-only true)")
         _check(self.limit is None or self.limit >= 1, "limit must be at least 1")
         _check(self.batch_size >= 1, "batch_size must be at least 1")
         _check(1 <= self.max_new_tokens <= 4096, "max_new_tokens must be between 1 and 4096")

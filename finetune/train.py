@@ -165,10 +165,14 @@ class Collator:
         return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
-def lora_config(cfg: TrainConfig) -> Any:
+def lora_config(cfg: TrainConfig, num_layers: int | None = None) -> Any:
     from peft import LoraConfig, TaskType
 
+    layers = None
+    if cfg.lora_layers is not None and num_layers:
+        layers = list(range(max(0, num_layers - cfg.lora_layers), num_layers))
     return LoraConfig(
+        layers_to_transform=layers,
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
@@ -186,13 +190,34 @@ def peft_model(model: PreTrainedModel, cfg: TrainConfig) -> Any:
             use_gradient_checkpointing=cfg.gradient_checkpointing,
             gradient_checkpointing_kwargs={"use_reentrant": False},
         )
-    elif cfg.gradient_checkpointing:
-        # Frozen embeddings give checkpointed blocks inputs without grad; LoRA needs them to have it.
-        model.enable_input_require_grads()
     try:
-        return get_peft_model(model, lora_config(cfg))
+        return get_peft_model(model, lora_config(cfg, getattr(model.config, "num_hidden_layers", None)))
     except ValueError as err:
         raise FinetuneError(f"LoRA target_modules {cfg.target_modules!r} do not fit this model: {err}") from None
+
+
+class TimeBudget:
+    """Trainer callback: stop and save once ``minutes`` of training have passed (CPU runs whose
+    speed depends on what else the machine is doing)."""
+
+    def __new__(cls, minutes: float) -> Any:
+        from transformers import TrainerCallback
+
+        class _TimeBudget(TrainerCallback):  # type: ignore[misc]
+            def __init__(self) -> None:
+                self.start = time.perf_counter()
+
+            def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+                self.start = time.perf_counter()
+
+            def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
+                if time.perf_counter() - self.start > minutes * 60:
+                    log.warning("time budget of %.1f min reached at step %d; stopping", minutes, state.global_step)
+                    control.should_training_stop = True
+                    control.should_save = True
+                return control
+
+        return _TimeBudget()
 
 
 def plot_loss_curve(log_history: list[dict[str, Any]], path: Path, title: str) -> None:
@@ -305,6 +330,7 @@ def train(cfg: TrainConfig, settings: Settings) -> dict[str, Any]:
         train_dataset=train_ds,
         eval_dataset=eval_ds,
         data_collator=Collator(tokenizer.pad_token_id),
+        callbacks=[TimeBudget(cfg.max_minutes)] if cfg.max_minutes else None,
     )
     resume = last_checkpoint(checkpoint_dir) if cfg.resume else None
     if resume is not None:

@@ -13,6 +13,8 @@ SUITES = ("liveqa", "safety", "medquad")
 
 
 def _add_overrides(p: argparse.ArgumentParser) -> None:
+    # Also accepted after the subcommand; SUPPRESS keeps the global --config when not given here.
+    p.add_argument("--config", default=argparse.SUPPRESS, help="YAML settings file (same as the global --config)")
     p.add_argument("--index", help="index directory (default: settings.knowledge.index_dir or <data_dir>/index)")
     p.add_argument("--adapter", help="LoRA adapter directory applied on top of the model")
     p.add_argument("--model", help="model id or local path (default: the configured one)")
@@ -40,11 +42,16 @@ def register(subparsers: Any) -> None:
         "--compare",
         nargs=2,
         metavar=("CONFIG_A", "CONFIG_B"),
-        help="two YAML settings files run on the same inputs; differences get paired bootstrap intervals",
+        help="two YAML settings files run on the same inputs (instead of --config); differences get paired "
+        "bootstrap confidence intervals",
     )
     ev.add_argument("--questions", help="liveqa: LiveQA-format questions XML (default: shared liveqa_med_dev)")
-    ev.add_argument("--qrels", help="liveqa: qrels file (question id, 0, answer id, grade)")
-    ev.add_argument("--judged", help="liveqa: judged answers CSV (reference answers)")
+    ev.add_argument(
+        "--qrels", help="liveqa: judgements, lines 'n grade answer_id' (default: next to the default questions)"
+    )
+    ev.add_argument(
+        "--judged", help="liveqa: judged answers CSV (AnswerID,Answer); the report says how many the index holds"
+    )
     ev.add_argument(
         "--question-field",
         choices=("original", "summary"),

@@ -108,6 +108,14 @@ def make_suite(args: argparse.Namespace, settings: Settings) -> Suite:
     raise EvaluationError(f"unknown suite {args.suite!r}; use liveqa, safety or medquad")
 
 
+def _short(path: Path | str) -> str:
+    """A path relative to the working directory when inside it (reports get committed)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def describe(cfg: Config) -> str:
     s = cfg.settings
     llm = s.llm
@@ -118,11 +126,13 @@ def describe(cfg: Config) -> str:
         f"quantization {llm.quantization}",
         f"max_new_tokens {llm.max_new_tokens}",
         f"answer_mode {s.dialogue.answer_mode}",
-        f"index {s.index_dir}",
+        f"index {_short(s.index_dir)}",
         f"embedder {s.embedding.mode}:{s.embedding.model}",
         f"top_k {s.knowledge.top_k}",
     ]
-    return f"config **{cfg.name}** ({cfg.source}): " + ", ".join(parts)
+    return f"config **{cfg.name}** ({_short(cfg.source) if cfg.source != 'defaults' else cfg.source}): " + ", ".join(
+        parts
+    )
 
 
 def coverage_note(suite: Suite, items: list[EvalItem], pipeline: Pipeline, judged: Path | None) -> str | None:

@@ -54,7 +54,9 @@ class LoadedModel:
         adapter is checked against at load time."""
         cfg = self.model.config
         return {
+            "format": 1,
             "base_model": self.base_label,
+            "base_identity": "gguf-source" if self.base_sha256 else None,
             "base_sha256": self.base_sha256,
             "model_type": getattr(cfg, "model_type", None),
             "hidden_size": getattr(cfg, "hidden_size", None),
@@ -185,6 +187,7 @@ def check_adapter(loaded: LoadedModel, adapter_dir: Path) -> None:
         except ValueError:
             meta = {}
         theirs_sha = meta.get("base_sha256")
+        ours["base_sha256"] = _base_digest(loaded)
         if theirs_sha and ours["base_sha256"] and theirs_sha != ours["base_sha256"]:
             raise GenerationError(
                 f"adapter {adapter_dir} was trained on base model {meta.get('base_model')!r} "
@@ -198,6 +201,22 @@ def check_adapter(loaded: LoadedModel, adapter_dir: Path) -> None:
                     f"but llm.model {ours['base_model']!r} has {key}={ours[key]}: use the adapter's base model"
                 )
     _check_adapter_shapes(loaded, adapter_dir)
+
+
+def _base_digest(loaded: LoadedModel) -> str | None:
+    """Identity of the loaded base as the fine-tuning module records it: the GGUF source's
+    sha256 for converted models, else (local checkpoints) finetune.metadata's file hash."""
+    if loaded.base_sha256:
+        return loaded.base_sha256
+    path = Path(loaded.checkpoint)
+    if not path.is_dir():
+        return None
+    try:
+        from finetune.metadata import base_identity
+
+        return base_identity(path)[1]
+    except Exception:  # finetune not installed or checkpoint unreadable: shapes still get checked
+        return None
 
 
 def _check_adapter_shapes(loaded: LoadedModel, adapter_dir: Path) -> None:
@@ -260,6 +279,22 @@ def attach_adapter(loaded: LoadedModel, adapter_dir: Path, *, merge: bool) -> No
     loaded.adapter = str(adapter_dir)
 
 
+@dataclass
+class GenerationStats:
+    """Counters of the latest stream, for timings and benchmarks."""
+
+    prompt_tokens: int = 0
+    new_tokens: int = 0
+    first_token_s: float | None = None  # prompt processed + first token picked
+    total_s: float = 0.0  # until the last token was picked
+
+    @property
+    def decode_tokens_per_s(self) -> float | None:
+        if self.first_token_s is None or self.new_tokens < 2 or self.total_s <= self.first_token_s:
+            return None
+        return (self.new_tokens - 1) / (self.total_s - self.first_token_s)
+
+
 class HFGenerator:
     """:class:`chatbot.llm.base.Generator` over a transformers causal LM."""
 
@@ -272,6 +307,7 @@ class HFGenerator:
         self.tokenizer = self.loaded.tokenizer
         self.device = self.loaded.device
         self._lock = threading.Lock()
+        self.last_stats = GenerationStats()
         self._eos_ids = self._collect_eos_ids()
         base = Path(self.loaded.checkpoint).name or self.loaded.checkpoint
         parts = [f"hf:{base}"]
@@ -366,8 +402,15 @@ class HFGenerator:
             generated: list[int] = []
             emitted = ""
             rng = torch.Generator(device="cpu").manual_seed(self.settings.seed)
+            stats = self.last_stats = GenerationStats(prompt_tokens=len(prompt_ids))
+            t0 = time.perf_counter()
             for token in self._decode_tokens(prompt_ids, max_new, temperature, rng):
                 generated.append(token)
+                now = time.perf_counter()
+                if stats.first_token_s is None:
+                    stats.first_token_s = now - t0
+                stats.new_tokens = len(generated)
+                stats.total_s = now - t0
                 text: str = self.tokenizer.decode(generated, skip_special_tokens=True)
                 if text.endswith("\ufffd"):
                     continue  # half of a multi-byte character; wait for the rest

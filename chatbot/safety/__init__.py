@@ -21,6 +21,11 @@ from chatbot.types import ChatMessage, PatientProfile, Triage
 
 # A short follow-up to an emergency ("what do I do now?", "he's still not breathing right")
 # keeps the emergency reply instead of being answered from documents.
+# Bounds the work on huge inputs (the dialogue manager already truncates messages); red flags
+# and attacks sit near the start or the end of a message, so both are kept.
+_SCAN_HEAD = 16_000
+_SCAN_TAIL = 4_000
+
 _FOLLOW_UP = re.compile(r"\b(?:what (?:do|should|can) (?:i|we) do|now what|still|worse|again|hurry|help)\b")
 
 
@@ -37,6 +42,8 @@ def _continues_emergency(message: str, history: Sequence[ChatMessage], profile: 
 
 def triage(message: str, history: Sequence[ChatMessage] | None = None, profile: PatientProfile | None = None) -> Triage:
     """Label ``message`` ok | emergency | injection | harmful | off_topic, with the fixed reply text."""
+    if len(message) > _SCAN_HEAD + _SCAN_TAIL:
+        message = message[:_SCAN_HEAD] + "\n" + message[-_SCAN_TAIL:]
     lang = detect_language(message)
     found = assess(message, profile)
     if found.emergency:

@@ -173,11 +173,15 @@ PROTECTED: frozenset[str] = _words(
 )
 
 _STOP_EN = _words(
-    "the and is my i to of a in what have it for on that with me he she was are how can do this be at not"
+    "the and is my i to of a in what have it for on that with me he she was are how can do this be at not "
+    "cant im dont want feel pain help please took baby fever chest breathe"
 )
 _STOP_ES = _words(
     "el la los las de que y en un una es por con para mi me se le lo del al tengo estoy esta muy pero como "
-    "cuando porque mas sin tiene hace su sus ya"
+    "cuando porque mas sin tiene hace su sus ya puedo puede quiero quiere siento duele hay algo nada todo creo "
+    "ayuda favor mucho mucha dolor cabeza pecho respirar morir morirme vivir fiebre sangre hijo hija bebe nino nina "
+    "madre padre mama papa hermano hermana marido esposa abuelo abuela ahora dias semanas meses anos tomar tome "
+    "pastillas medico salud sintomas embarazada"
 )
 
 _APOSTROPHES = re.compile(r"['\u2019\u2018`\u00b4]")
@@ -186,10 +190,16 @@ _NON_WORD = re.compile(r"[^a-z0-9.\s]+")
 _LONE_DOT = re.compile(r"(?<!\d)\.|\.(?!\d)")
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 _SPACES = re.compile(r"\s+")
-_PHRASE_RES = tuple((re.compile(rf"\b{re.escape(a)}\b"), b) for a, b in PHRASES)
+_PHRASE_MAP = dict(PHRASES)
+_PHRASE_RE = re.compile(r"\b(?:" + "|".join(re.escape(a) for a, _ in PHRASES) + r")\b")
+# Long texts are normalised on demand only; short ones (every chat message) are cached because
+# triage, policy and injection checks each normalise the same message.
+_CACHE_MAX_CHARS = 10_000
 
 
 def strip_accents(text: str) -> str:
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -236,6 +246,15 @@ def correct_token(token: str) -> str:
 
 def normalize(text: str) -> str:
     """The canonical form every triage and policy pattern is written against."""
+    return _normalize_cached(text) if len(text) <= _CACHE_MAX_CHARS else _normalize(text)
+
+
+@lru_cache(maxsize=256)
+def _normalize_cached(text: str) -> str:
+    return _normalize(text)
+
+
+def _normalize(text: str) -> str:
     t = strip_accents(text).lower()
     t = _APOSTROPHES.sub("", t)
     t = _DECIMAL_COMMA.sub(r"\1.\2", t)
@@ -244,8 +263,7 @@ def normalize(text: str) -> str:
     t = _REPEATS.sub(r"\1\1", t)
     tokens = [MISSPELLINGS.get(tok, tok) for tok in t.split()]
     t = " ".join(correct_token(tok) for tok in " ".join(tokens).split())
-    for pattern, replacement in _PHRASE_RES:
-        t = pattern.sub(replacement, t)
+    t = _PHRASE_RE.sub(lambda m: _PHRASE_MAP[m.group(0)], t)
     return _SPACES.sub(" ", t).strip()
 
 

@@ -68,6 +68,7 @@ HARMFUL: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\b(?:forge|forging|forged|fake|faking|falsify|falsifying|counterfeit|fabricate|make up)\b.{0,40}\b(?:prescription|script|rx|doctors? note|sick note|medical (?:certificate|record|note)|signature|receta)",
             r"\b(?:alter|altering|change|changing|modify|edit|increase)\b.{0,40}\b(?:prescription|script|rx)\b.{0,60}\b(?:without|notic\w*|detect\w*|find out|catch)",
             r"\bfalsifica\w*\b.{0,30}\breceta\b|\breceta falsa\b",
+            r"\b(?:template|blank|realistic|printable)\b.{0,20}\bprescriptions?\b|\bprescription (?:template|pad|blank)s?\b|\bwith (?:a |the )?doctors? signature\b",
         ),
     ),
     (
@@ -221,8 +222,9 @@ INJECTION: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"the (?:system|initial|original|hidden|secret|internal|developer|full|exact|complete|starting|underlying|base) )"
             r"(?:prompt|system message|instructions|guidelines|directives|configuration|programming|rules|instrucciones|reglas)\b",
             rf"\b{_RULES_WORDS} (?:were |have )?(?:you )?(?:were |have been |was )?(?:told|given|programmed|instructed|trained|fed)\b",
-            r"\byou (?:were|have been|got) (?:told|given|instructed|programmed)\b|\b(?:instructions|rules|prompt)\b.{0,30}\b(?:developers?|creators?|openai|admins?)\b.{0,20}\b(?:give|gave|wrote|set)\b",
+            r"\byou (?:were|have been|got) (?:told|instructed|programmed)\b|\b(?:instructions|rules|prompt)\b.{0,30}\b(?:developers?|creators?|openai|admins?)\b.{0,20}\b(?:give|gave|wrote|set)\b",
             r"\b(?:repeat|print|output|show|display|copy)\b.{0,30}\b(?:above|before this|prior|preceding|verbatim|word for word)\b|\b(?:text|words|everything|message) above\b",
+            r"\bcontext window\b|\bhidden (?:messages?|instructions?|text|prompts?|rules)\b",
             r"\bstarting with (?:you are|youre)\b|\binternal marker\b|\bcanary\b|\bsystem prompt\b|\bprompt del sistema\b",
             r"\b(?:instrucciones|reglas) (?:internas|del sistema|ocultas|secretas)\b|\b(?:repite|repitelas|muestrame|muestra|revela|dime)\b.{0,20}\b(?:prompt|instrucciones)\b",
         ),
@@ -230,7 +232,7 @@ INJECTION: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "role_play",
         _rx(
-            r"\b(?:you are|youre|act as|acting as|pretend (?:to be|you are|youre|that you)|roleplay|role play|from now on you|play the role|simulate|become|lets play a game)\b"
+            r"\b(?:you are now|youre now|act as|acting as|pretend (?:to be|you are|youre|that you)|roleplay|role play|from now on you|play the role|simulate being|lets play a game|(?:you are|youre) an? (?:\w+ )?(?:ai|assistant|bot|chatbot|model|llm))\b"
             r".{0,80}\b(?:no|without|free of|unfiltered|uncensored|unrestricted|evil|jailbroken|dan|do anything now|no limits|ignores?|doesnt follow|not bound|any rules)\b",
             r"\b(?:as|you are|youre|now) dan\b|\bdo anything now\b|\bjailbr(?:ea|o)k\w*\b|\bevil (?:twin|mode|assistant)\b",
             r"\bpretend (?:you have|youve got|there are) no\b",

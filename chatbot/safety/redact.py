@@ -176,7 +176,7 @@ RULES: tuple[tuple[re.Pattern[str], Replacement], ...] = (
     ),
     (
         re.compile(
-            r"\b(?P<cue>(?:license|licence|number|registration)? ?plate(?: number| no\.?| #)?|vin(?: number| #)?|vehicle id(?:entification)?(?: number)?)\s*(?:is|:|#)?\s*(?P<v>(?=[A-Z ]*\d)[A-Z0-9]{1,4}(?:[ -]?[A-Z0-9]{1,4}){1,2}|[A-HJ-NPR-Z0-9]{17})\b",
+            r"\b(?P<cue>(?:license|licence|number|registration)? ?plate(?: number| no\.?| #)?|vin(?: number| #)?|vehicle id(?:entification)?(?: number)?)\s*(?:is|:|#)?\s*(?P<v>(?=[A-Z -]*\d)[A-Z0-9]{1,4}(?:[ -]?[A-Z0-9]{1,4}){1,2}|[A-HJ-NPR-Z0-9]{17})\b",
             _I,
         ),
         _keep_prefix("[VEHICLE]"),
@@ -204,7 +204,6 @@ RULES: tuple[tuple[re.Pattern[str], Replacement], ...] = (
         _keep_prefix("[ACCOUNT]"),
     ),
     (re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,7}(?: ?[A-Z0-9]{1,4})?\b"), "[ACCOUNT]"),
-    (re.compile(r"\b(?:\d[ -]?){12,18}\d\b"), _card),
     # phone and fax: North American and international forms, with extensions
     (
         re.compile(
@@ -225,6 +224,7 @@ RULES: tuple[tuple[re.Pattern[str], Replacement], ...] = (
         ),
         _keep_prefix("[PHONE]"),
     ),
+    (re.compile(r"\b(?:\d[ -]?){12,18}\d\b"), _card),
     # dates (every element except a bare year)
     (
         re.compile(

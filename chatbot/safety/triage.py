@@ -87,7 +87,7 @@ _SEVERE = (
 _CHEST = (
     r"(?:chest (?:pain|pressure|tightness|heaviness|discomfort|hurts?|hurting|"
     r"(?:is|feels?) (?:really |very |so |kind of |a bit )?(?:tight|heavy|crushing|crushed|hurting|killing|like|squeezed)(?: and heavy)?)|"
-    r"(?:pain|pressure|tightness|squeezing|heaviness|discomfort|ache|burning|feeling|sensation) in "
+    r"(?:pain|pressure|tightness|squeezing|heaviness|discomfort|ache|burning|feeling|sensation|band|weight) (?:in|across|on|around) "
     r"(?:the (?:middle|centre|center) of )?(?:my|the|his|her) chest|pecho)"
 )
 _CARDIAC_COMPANION = (
@@ -169,6 +169,8 @@ RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
             r"\b(?:lips?|tongue|face|mouth|eyes?) (?:is |are |keeps )?(?:swelling|swollen|puffing up|blowing up)\b.{0,40}(?:breath\w*|throat|dizz\w*|fast|quickly|wheez\w*|hives)",
             r"\b(?:stung|sting|bee|wasp|ate|eaten|eating|took|injection|peanuts?|nuts?|shrimp|shellfish)\b.{0,60}\b(?:swell\w*|swollen|hives|cant breathe|hard to breathe|wheez\w*|throat)",
             r"\b(?:used|gave|give|injected) (?:my|his|her|an|the) epipen\b",
+            r"\b(?:lips?|tongue|face|eyes?|throat) (?:is |are |look |looks |got |getting |have gone |went )?(?:\w+ )?(?:huge|massive|puffy|puffed up|ballooning|blown up)\b.{0,60}\b(?:breath\w*|wheez\w*|throat|dizz\w*|hives)",
+            r"\b(?:allerg\w*|antibiotic|penicillin|new (?:medicine|medication|tablet|pill))\b.{0,60}\b(?:wheez\w*|swell\w*|swollen|huge|hives|throat|cant breathe)",
             r"\b(?:tongue|throat|lips?)\b (?:\w+ )?(?:is |are |keeps |started )?(?:swelling|swollen|puffing up)\b",
             r"\b(?:swell\w*|swollen|hives|wheez\w*)\b.{0,60}\b(?:after|from) (?:eating|a sting|being stung|taking|the injection|nuts|peanuts|shellfish)\b",
             r"\b(?:im|think im|hes|shes|is|think (?:he|she|i)s?) having (?:an )?(?:allergic reaction|anaphyla\w*)",
@@ -182,11 +184,11 @@ RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
         "breathing",
         "strong",
         _rx(
-            r"\b(?:cant|can barely|cant really|couldnt|struggling to|hard to|difficult to|trouble|difficulty|hard time|fighting to) "
+            r"\b(?:cant|can barely|can hardly|hardly|barely|cant really|couldnt|struggling to|hard to|difficult to|trouble|difficulty|hard time|fighting to) "
             r"(?:breathe|breath|breathing|catch (?:my|his|her|their) breath|get (?:a |enough )?air)\b(?! (?:through|thru) (?:my|his|her|the) nose)",
             r"\bcan barely (?:talk|speak) between breaths\b|\bcant (?:finish|complete|say) a (?:full )?sentence\b",
             r"\bgasping\b|\bfighting for (?:air|breath)\b",
-            r"\b(?:lips?|face|fingers|skin) (?:are |is |turning |going |look |looks |gone )*(?:blue|purple|grey|gray)\b|\bturning blue\b",
+            r"\b(?:lips?|face|fingers|skin) (?:are |is |turning |going |look |looks |gone )*(?:blue|purple|grey|gray)\b|\bturning (?:blue|grey|gray|purple)\b",
             r"\bribs (?:are )?(?:sucking|pulling|caving) in\b|\bsucking in (?:under|between) (?:his|her|the) ribs\b",
             r"\b(?:not|isnt|stopped|barely|hardly|isnt really) breathing\b|\bno pulse\b",
             r"\binhaler (?:isnt|is not|not|doesnt|didnt|wont|hasnt) (?:helping|working|help|work)\b",
@@ -250,6 +252,8 @@ RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
             r"\bsuicid(?:arme|arse|arte|io)\b|\b(?:matarme|matarse|quitarme la vida|quitarse la vida|acabar con mi vida|hacerme dano|cortarme)\b",
             r"\b(?:quiero|quisiera|me quiero|se quiere|quiere) morir\w*\b|\bno quiero (?:seguir )?vivi\w*\b|\bva a matar\w*\b|\bse va a matar\b",
             r"\boverdose (?:tonight|today|now)\b|\bgoing to overdose\b",
+            r"\b(?:going to|want to|about to|will|plan to|planning to) (?:take|swallow|down|overdose on) (?:\w+ ){0,2}(?:all|whole|every|bottle|box|packet|rest)\b",
+            r"\bwant (?:it all|everything|the pain|this) to (?:stop|end)\b(?! hurting)",
         ),
     ),
     ("self_harm", "weak", _rx(r"\bsuicid\w*")),
@@ -380,6 +384,8 @@ RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
         _rx(
             r"\bfeel(?:s|ing)? like (?:im|i am|hes|shes|i|he|she)(?: am| is)? (?:dying|going to die)\b",
             r"\b(?:im|hes|shes) dying\b(?! to)",
+            r"\b(?:hes|shes|is|looks|gone|went|turned|turning) (?:\w+ )?(?:blue|grey|gray)\b(?! eyes)",
+            r"\bsnoring\b.{0,40}\b(?:wont wake|cant wake|weird\w*|strange\w*|blue)\b|\b(?:snorted|injected|shot up|smoked)\b.{0,60}\b(?:blue|wont wake|not breathing|unresponsive|snoring)",
             r"\b(?:baby|newborn|infant)\b.{0,40}\b(?:floppy|limp|wont wake|blue|not breathing|unresponsive)\b",
             r"\b(?:me estoy muriendo|siento que me muero|se esta muriendo)\b",
         ),

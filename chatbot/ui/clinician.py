@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from chatbot import prompts
 from chatbot.concurrency import BusyError, ConcurrencyLimiter
 from chatbot.errors import HealthbotError
-from chatbot.storage import AXES, Rating, Storage, StorageError
+from chatbot.storage import AXES, BEST_VALUE, Rating, Storage, StorageError
 from chatbot.ui.compare import Comparer, Comparison
 from chatbot.ui.render import answer_markdown, inert_markdown, passages_markdown
 
@@ -136,12 +136,15 @@ class Workbench:
         data = self.storage.summary()
         if not data:
             return "_No ratings yet._", None
-        header = "| Configuration | n | " + " | ".join(AXES[a][0] for a in AXIS_NAMES) + " |"
-        rows = [header, "|" + "---|" * (len(AXIS_NAMES) + 2)]
-        for name, s in data.items():
-            cells = " | ".join(f"{s[a]:.0%}" for a in AXIS_NAMES)
-            rows.append(f"| {inert_markdown(name)} | {int(s['n'])} | {cells} |")
-        note = "\n\nEach cell: share of ratings with the best value (aligned, correct, none, low, no bias, supported)."
+        names = list(data)
+        rows = [
+            "| Rating | " + " | ".join(inert_markdown(n) for n in names) + " |",
+            "|---|" + "---|" * len(names),
+            "| ratings (n) | " + " | ".join(str(int(data[n]["n"])) for n in names) + " |",
+        ]
+        for a in AXIS_NAMES:
+            rows.append(f"| {AXES[a][0]} ({BEST_VALUE[a]}) | " + " | ".join(f"{data[n][a]:.0%}" for n in names) + " |")
+        note = "\n\nEach cell: the share of that configuration's ratings with the best value (in brackets)."
         return "\n".join(rows) + note, str(self.chart(data))
 
     def chart(self, data: dict[str, dict[str, float]]) -> Path:
@@ -225,14 +228,18 @@ def build_clinician_ui(
                         saved = gr.Markdown(elem_id=f"cw-saved-{i}")
                         save_outputs.append(saved)
 
-                        def make_save(cfg: str) -> Callable[..., str]:
-                            def on_save(st: dict[str, Any] | None, *vals: Any, request: gr.Request) -> str:
-                                values = dict(zip([*AXIS_NAMES, "comment"], vals, strict=True))
-                                return wb.save_rating(st, cfg, values, _username(request))
+                        def make_save(
+                            cfg: str, radios: list[Any] = radios, comment: Any = comment
+                        ) -> Callable[..., str]:
+                            # Inputs given as a set arrive as one dict {component: value}.
+                            def on_save(data: dict[Any, Any], request: gr.Request) -> str:
+                                values = {a: data[r] for a, r in zip(AXIS_NAMES, radios, strict=True)}
+                                values["comment"] = data[comment]
+                                return wb.save_rating(data[state], cfg, values, _username(request))
 
                             return on_save
 
-                        save.click(make_save(name), [state, *radios, comment], [saved], api_visibility="private")
+                        save.click(make_save(name), {state, *radios, comment}, [saved], api_visibility="private")
 
         with gr.Tab("Ratings"):
             with gr.Row():
@@ -241,7 +248,13 @@ def build_clinician_ui(
             export_file = gr.File(label="Export", interactive=False, elem_id="cw-export-file")
             refresh = gr.Button("Refresh summary", elem_id="cw-refresh")
             summary_md = gr.Markdown(elem_id="cw-summary")
-            chart = gr.Image(label="Ratings per configuration", type="filepath", interactive=False, elem_id="cw-chart")
+            chart = gr.Image(
+                label="Ratings per configuration",
+                type="filepath",
+                interactive=False,
+                elem_id="cw-chart",
+                buttons=["download", "fullscreen"],
+            )
             upload = gr.File(label="Import ratings (CSV)", file_types=[".csv"], type="filepath", elem_id="cw-import")
             imported = gr.Markdown(elem_id="cw-imported")
 

@@ -75,21 +75,21 @@ class PatientChat:
         text = (message or "").strip()
         limit = self.settings.dialogue.max_message_chars
         if not text:
-            yield chat, banner, session_id
+            yield list(chat), banner, session_id
             return
         shown = text if len(text) <= 2000 else text[:2000] + "…"
         chat.append({"role": "user", "content": inert_markdown(shown)})
         if len(text) > limit:
             chat.append({"role": "assistant", "content": prompts.MESSAGE_TOO_LONG.format(n=len(text), limit=limit)})
-            yield chat, banner, session_id
+            yield list(chat), banner, session_id
             return
         chat.append({"role": "assistant", "content": "…"})
-        yield chat, banner, session_id
+        yield list(chat), banner, session_id
         try:
             self.limiter.acquire()
         except BusyError as err:
             chat[-1] = {"role": "assistant", "content": str(err)}
-            yield chat, banner, session_id
+            yield list(chat), banner, session_id
             return
         try:
             parts: list[str] = []
@@ -100,11 +100,11 @@ class PatientChat:
                     triage = ev.triage
                     if triage.label == "emergency":
                         banner = emergency_banner_html(triage)
-                        yield chat, banner, session_id
+                        yield list(chat), banner, session_id
                 elif ev.kind == "delta" and ev.text:
                     parts.append(ev.text)
                     chat[-1] = {"role": "assistant", "content": inert_markdown("".join(parts))}
-                    yield chat, banner, session_id
+                    yield list(chat), banner, session_id
                 elif ev.kind == "done":
                     reply = ev.reply
             if reply is not None:
@@ -121,7 +121,7 @@ class PatientChat:
             chat[-1] = {"role": "assistant", "content": prompts.INTERNAL_ERROR_MESSAGE}
         finally:
             self.limiter.release()
-        yield chat, banner, session_id
+        yield list(chat), banner, session_id
 
     def new_conversation(self, session_id: str | None) -> tuple[ChatHistory, str, None]:
         if session_id:
@@ -195,5 +195,6 @@ def build_patient_ui(
         # Our limiter is the one shared limit (with the API), so Gradio's own per-event limit is off.
         msg.submit(respond, inputs, outputs, concurrency_limit=None, api_visibility="private")
         send.click(respond, inputs, outputs, concurrency_limit=None, api_visibility="private")
+        chat.clear(handlers.new_conversation, [session], [chat, banner, session], api_visibility="private")
         new.click(handlers.new_conversation, [session], [chat, banner, session], api_visibility="private")
     return demo

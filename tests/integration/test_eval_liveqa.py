@@ -43,7 +43,7 @@ def liveqa_config(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
         w.writeheader()
         w.writerows(r for r in rows if r["AnswerID"] in wanted)
     medquad = tmp / "MedQuAD"
-    shutil.copytree(shared / "MedQuAD" / "8_NHLBI_QA_XML", medquad / "8_NHLBI_QA_XML")
+    shutil.copytree(shared / "MedQuAD" / "9_CDC_QA", medquad / "9_CDC_QA")
     config = tmp / "eval.yaml"
     config.write_text(
         yaml.safe_dump(

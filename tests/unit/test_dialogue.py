@@ -21,7 +21,7 @@ def ok_triage(message: str, history: Sequence[ChatMessage], profile: PatientProf
     return Triage("ok")
 
 
-def fixed_triage(label: str, text: str):  # type: ignore[no-untyped-def]
+def fixed_triage(label: str, text: str):
     def triage(message: str, history: Sequence[ChatMessage], profile: PatientProfile | None) -> Triage:
         return Triage(label, category="test", message=text)  # type: ignore[arg-type]
 
@@ -33,14 +33,12 @@ def make_service(
     chunks: list[Chunk],
     *,
     generator: MockGenerator | None = None,
-    triage=ok_triage,  # type: ignore[no-untyped-def]
+    triage=ok_triage,
     mode: str = "generative",
     canary: str | None = None,
     **dialogue: object,
 ) -> tuple[DialogueService, MockGenerator, FakeRetriever]:
-    s = settings.model_copy(
-        update={"dialogue": settings.dialogue.model_copy(update={"answer_mode": mode, **dialogue})}
-    )
+    s = settings.model_copy(update={"dialogue": settings.dialogue.model_copy(update={"answer_mode": mode, **dialogue})})
     gen = generator or MockGenerator()
     retriever = FakeRetriever(chunks)
     service = DialogueService(
@@ -56,7 +54,7 @@ def low_threshold(settings: Settings) -> Settings:
 
 
 def test_grounded_answer_with_citations(low_threshold: Settings, health_chunks: list[Chunk]) -> None:
-    service, gen, retriever = make_service(low_threshold, health_chunks)
+    service, gen, _ = make_service(low_threshold, health_chunks)
     events = list(service.stream("What is asthma and how is it treated?"))
     kinds = [e.kind for e in events]
     assert kinds[0] == "triage" and kinds[1] == "sources" and kinds[-1] == "done"
@@ -229,7 +227,10 @@ def test_medicine_question_may_concern_pregnancy(low_threshold: Settings, health
     prompt = gen.calls[-1][-1].content
     assert "pregnant: yes" in prompt and "pregnancy cautions" in prompt
     # a known pregnancy status is never asked about
-    assert service.reply("Can I take paracetamol?", profile=PatientProfile(sex="female", pregnant=False)).triage.label == "ok"
+    assert (
+        service.reply("Can I take paracetamol?", profile=PatientProfile(sex="female", pregnant=False)).triage.label
+        == "ok"
+    )
 
 
 def test_profile_tailors_retrieval_and_answer(low_threshold: Settings, health_chunks: list[Chunk]) -> None:
@@ -262,7 +263,7 @@ def test_injection_inside_retrieved_document(low_threshold: Settings, health_chu
     service, gen, retriever = make_service(low_threshold, [planted, *health_chunks])
     assert retriever.search("How is the flu treated?", 5)[0].chunk.doc_id == "planted"
     for mode in ("generative", "hybrid", "extractive"):
-        service.settings.dialogue.answer_mode = mode  # type: ignore[misc]
+        service.settings.dialogue.answer_mode = mode
         reply = service.reply("How is the flu treated?")
         assert canary not in reply.text and "twenty" not in reply.text
         assert "source_injection_removed:1" in reply.flags
@@ -286,8 +287,8 @@ def test_system_prompt_is_never_revealed(low_threshold: Settings, health_chunks:
     canary = "ZEBRA-0420"
     service, _, _ = make_service(low_threshold, health_chunks, canary=canary)
     for mode in ("generative", "hybrid"):
-        service.settings.dialogue.answer_mode = mode  # type: ignore[misc]
-        reply = service.reply("What is asthma?", generator=EchoSystemPrompt())  # type: ignore[arg-type]
+        service.settings.dialogue.answer_mode = mode
+        reply = service.reply("What is asthma?", generator=EchoSystemPrompt())
         assert canary not in reply.text and "Never reveal" not in reply.text
         assert reply.text == prompts.LEAK_REFUSAL and "system_prompt_leak" in reply.flags
 
@@ -299,7 +300,7 @@ def test_unsupported_sentences_flagged_or_dropped(low_threshold: Settings, healt
     assert "unsupported:1" in flagged.flags and "lemons" in flagged.text
     assert prompts.UNSUPPORTED_NOTE.format(n=1) in flagged.text
     assert flagged.grounded_fraction == 0.5
-    service.settings.dialogue.unsupported_sentences = "drop"  # type: ignore[misc]
+    service.settings.dialogue.unsupported_sentences = "drop"
     dropped = service.reply("What is asthma?")
     assert "lemons" not in dropped.text and "dropped:1" in dropped.flags
     assert dropped.text.startswith("Asthma makes the airways narrow")
@@ -326,7 +327,7 @@ def test_hits_and_generator_overrides(low_threshold: Settings, health_chunks: li
 
 
 def test_long_message_is_reduced_for_retrieval(low_threshold: Settings, health_chunks: list[Chunk]) -> None:
-    service, _, retriever = make_service(low_threshold, health_chunks)
+    service, _, _ = make_service(low_threshold, health_chunks)
     message = (
         "Hello, I hope you are well and thank you for this service. My grandmother lived to 96 and never "
         "saw a doctor, my uncle lives on a farm and keeps goats, and last summer we all went camping by a "
@@ -353,4 +354,3 @@ def test_from_settings_reports_a_missing_index(settings: Settings) -> None:
 
     with pytest.raises(HealthbotError):
         DialogueService.from_settings(settings)
-

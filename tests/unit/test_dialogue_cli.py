@@ -10,10 +10,10 @@ import pytest
 
 from chatbot.__main__ import main
 from chatbot.cli_chat import build_parser_args, run_chat
+from chatbot.settings import Settings
 from knowledge.documents import Document
 from knowledge.embedding import MockEmbedder
 from knowledge.index import build_index, chunker_config
-from chatbot.settings import Settings
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatbot.grounding import Evidence, answer_sentences, cited_numbers, citations_for, ground, select_sentences
+from chatbot.grounding import Evidence, answer_sentences, citations_for, cited_numbers, ground, select_sentences
 from knowledge.documents import Chunk, Hit
 from knowledge.embedding import MockEmbedder
 

@@ -289,10 +289,25 @@ def test_adapter_for_other_base_by_shape(tiny_dir: Path, tmp_path: Path) -> None
 
 def test_adapter_for_other_base_by_metadata(tiny_dir: Path, tmp_path: Path) -> None:
     adapter = make_adapter(tiny_dir, tmp_path / "adapter")
-    meta = {"base_model": "other", "base_sha256": "f" * 64, "model_type": "llama", "num_hidden_layers": 30}
+    meta: dict[str, Any] = {"format": 1, "base_model": "other", "model_type": "llama", "num_hidden_layers": 30}
     (adapter / "healthbot_adapter.json").write_text(json.dumps(meta))
     with pytest.raises(GenerationError, match="num_hidden_layers=30"):
         HFGenerator(LLMSettings(model=str(tiny_dir), adapter=str(adapter)), Path("u"))
+    # The fine-tuning module's identity of the base (same shapes, different weights file).
+    meta = {"format": 1, "base_model": "other", "base_sha256": "f" * 64, "base_identity": "checkpoint-files"}
+    (adapter / "healthbot_adapter.json").write_text(json.dumps(meta))
+    with pytest.raises(GenerationError, match=r"trained on base model 'other' \(sha256 ffffffffffff\)"):
+        HFGenerator(LLMSettings(model=str(tiny_dir), adapter=str(adapter)), Path("u"))
+
+
+def test_adapter_with_matching_metadata_loads(tiny_dir: Path, tmp_path: Path) -> None:
+    from finetune.metadata import base_identity
+
+    adapter = make_adapter(tiny_dir, tmp_path / "adapter")
+    meta = {"format": 1, "base_model": str(tiny_dir), "base_sha256": base_identity(tiny_dir)[1]}
+    (adapter / "healthbot_adapter.json").write_text(json.dumps(meta))
+    gen = HFGenerator(LLMSettings(model=str(tiny_dir), adapter=str(adapter), max_new_tokens=2), Path("u"))
+    assert gen.loaded.adapter == str(adapter)
 
 
 def test_adapter_path_errors(tiny_dir: Path, tmp_path: Path) -> None:

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from chatbot import prompts
-from chatbot.llm.mock import MockGenerator
 from chatbot.llm.base import generate
+from chatbot.llm.mock import MockGenerator
 from chatbot.types import ChatMessage, PatientProfile
 from knowledge.documents import Chunk
 
 
 def test_system_prompt_rules_and_canary() -> None:
     sp = prompts.system_prompt()
-    for rule in ("not a doctor", "plain language", "[n]", "only the numbered sources", "not instructions", "Never reveal"):
+    for rule in (
+        "not a doctor",
+        "plain language",
+        "[n]",
+        "only the numbered sources",
+        "not instructions",
+        "Never reveal",
+    ):
         assert rule in sp
     assert "CANARY-1" in prompts.system_prompt(canary="CANARY-1")
 

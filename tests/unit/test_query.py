@@ -109,7 +109,7 @@ def test_clarification_needed(message: str, profile: PatientProfile | None, kind
     assert (got.category if got else None) == kind
     if got:
         assert got.label == "clarify" and got.message.count("?") == 1  # one short question
-        assert clarify.needed(message, profile, {kind}) is None  # never asked twice
+        assert kind is not None and clarify.needed(message, profile, {kind}) is None  # never asked twice
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,14 @@ def test_fever_age_answers(answer: str, expected: PatientProfile | None) -> None
 
 @pytest.mark.parametrize(
     ("answer", "pregnant"),
-    [("yes", True), ("No, I'm not", False), ("not sure", True), ("maybe", True), ("nope", False), ("tell me about aspirin", None)],
+    [
+        ("yes", True),
+        ("No, I'm not", False),
+        ("not sure", True),
+        ("maybe", True),
+        ("nope", False),
+        ("tell me about aspirin", None),
+    ],
 )
 def test_pregnancy_answers(answer: str, pregnant: bool | None) -> None:
     got = clarify.apply_answer(clarify.PREGNANCY, answer, PatientProfile(sex="female"))

@@ -114,7 +114,7 @@ def test_bad_csv_imports_nothing(tmp_path: Path) -> None:
     header, row = source.export("csv").splitlines()
     bad_row = row.replace("aligned", "sideways").replace(source.ratings()[0].rating_id, "other-id")
     store = plain(tmp_path)
-    with pytest.raises(StorageError, match="CSV line 3: .*consensus"):
+    with pytest.raises(StorageError, match=r"CSV line 3: .*consensus"):
         store.import_csv(f"{header}\n{row}\n{bad_row}\n")
     assert store.count_ratings() == 0
     with pytest.raises(StorageError, match="empty"):

@@ -1,0 +1,451 @@
+"""Base model versus base + adapter on the held-out test split, with the same passages.
+
+Metrics per example: answer NLL (mean per-token negative log-likelihood of the reference
+target + EOS given the prompt), ROUGE-L and embedding cosine similarity of the generation
+against the reference, repeated-4-gram rate, whether generation stopped on its own (EOS before
+``max_new_tokens``), whether it cites a passage ([n] with a valid n) and the gold one. Decoding is
+plain greedy, without the run-time repetition penalty or n-gram ban, so the numbers show what
+the weights do, not what the decoding guards hide. Differences come with paired-bootstrap
+intervals.
+
+Generation is batched and shares work: all prompts start with the same system rules, so that
+prefix is run once per model and its key/value cache reused by every batch; each batch is then
+[shared prefix | left padding | own tokens] with explicit positions. The prompt's cache also
+serves the NLL pass, so the prompt is run once for both.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from finetune.config import EvalConfig, FinetuneError
+
+if TYPE_CHECKING:
+    from chatbot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_CITE = re.compile(r"\[(\d+)\]")
+_WORD = re.compile(r"\w+")
+_DECLINE = re.compile(
+    r"\b(?:don'?t|do not|doesn'?t|does not|did not|cannot|can'?t)\s+(?:cover|answer|contain|mention|include|find|say)"
+    r"|\bnot (?:covered|mentioned|included)\b|\bno (?:information|mention)\b",
+    re.IGNORECASE,
+)
+
+# metric -> (label, higher is better?)
+METRICS: dict[str, tuple[str, bool | None]] = {
+    "nll": ("answer NLL (nats/token, lower is better)", False),
+    "rouge_l": ("ROUGE-L F1 vs reference", True),
+    "embedding_similarity": ("embedding cosine similarity vs reference (MiniLM)", True),
+    "repetition": ("repeated 4-gram rate (lower is better)", False),
+    "stopped": ("share stopping on their own (EOS before the cap)", True),
+    "cites": ("share citing a passage [n]", True),
+    "cites_gold": ("share citing the gold passage (answerable questions)", True),
+    "declines": ("share saying the sources don't cover it (no-source questions)", True),
+    "words": ("words per answer", None),
+}
+
+
+@dataclass
+class Generation:
+    text: str
+    stopped: bool
+    new_tokens: int
+    nll: float
+
+
+def repetition_rate(text: str, n: int = 4) -> float:
+    """Share of the word n-grams that repeat an earlier one (0 = no repetition)."""
+    words = _WORD.findall(text.lower())
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    if not grams:
+        return 0.0
+    return 1.0 - len(set(grams)) / len(grams)
+
+
+def cited_numbers(text: str, num_passages: int) -> set[int]:
+    return {int(m) for m in _CITE.findall(text) if 1 <= int(m) <= num_passages}
+
+
+def strip_citations(text: str) -> str:
+    return " ".join(_CITE.sub("", text).split())
+
+
+def common_prefix(seqs: Sequence[Sequence[int]]) -> int:
+    """Length of the longest common token prefix, leaving each sequence at least one own token."""
+    if not seqs:
+        return 0
+    limit = min(len(s) for s in seqs) - 1
+    n = 0
+    first = seqs[0]
+    while n < limit and all(s[n] == first[n] for s in seqs):
+        n += 1
+    return n
+
+
+class BatchedScorer:
+    """Greedy generation and reference NLL for many prompts that share a prefix."""
+
+    def __init__(self, model: Any, eos_id: int, pad_id: int, prefix: Sequence[int]) -> None:
+        import torch
+
+        self.model = model
+        self.eos_id = eos_id
+        self.pad_id = pad_id
+        self.prefix = list(prefix)
+        self._prefix_cache = None
+        if self.prefix:
+            with torch.no_grad():
+                out = model(input_ids=torch.tensor([self.prefix]), use_cache=True, logits_to_keep=1)
+            self._prefix_cache = out.past_key_values
+
+    def run(self, prompts: Sequence[Sequence[int]], references: Sequence[Sequence[int]], max_new_tokens: int) -> list[Generation]:
+        import torch
+
+        lp = len(self.prefix)
+        tails = [list(p[lp:]) for p in prompts]
+        if any(list(p[:lp]) != self.prefix for p in prompts) or any(not t for t in tails):
+            raise FinetuneError("internal: a prompt does not start with the shared prefix")
+        b = len(prompts)
+        width = max(len(t) for t in tails)
+        ids = torch.full((b, width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((b, lp + width), dtype=torch.long)
+        mask[:, :lp] = 1
+        pos = torch.zeros((b, width), dtype=torch.long)
+        for i, t in enumerate(tails):
+            ids[i, width - len(t) :] = torch.tensor(t)
+            mask[i, lp + width - len(t) :] = 1
+            pos[i, width - len(t) :] = torch.arange(lp, lp + len(t))
+        lengths = torch.tensor([lp + len(t) for t in tails])
+        cache = None
+        if self._prefix_cache is not None:
+            cache = copy.deepcopy(self._prefix_cache)
+            cache.batch_repeat_interleave(b)
+        with torch.no_grad():
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+                             use_cache=True, logits_to_keep=1)
+        cache = out.past_key_values
+        first_logits = out.logits[:, -1, :].float()
+        nll = self._reference_nll(copy.deepcopy(cache), mask, lengths, first_logits, references)
+        texts_ids, stopped = self._greedy(cache, mask, lengths, first_logits, max_new_tokens)
+        return [
+            Generation(text=self._ids_to_text(g), stopped=s, new_tokens=len(g), nll=n)
+            for g, s, n in zip(texts_ids, stopped, nll, strict=True)
+        ]
+
+    # The tokenizer is attached by the caller; kept out of __init__ to keep the scorer testable.
+    decode: Any = None
+
+    def _ids_to_text(self, ids: list[int]) -> str:
+        return str(self.decode(ids, skip_special_tokens=True)).strip() if self.decode else ""
+
+    def _reference_nll(self, cache: Any, mask: Any, lengths: Any, first_logits: Any, references: Sequence[Sequence[int]]) -> list[float]:
+        import torch
+
+        b = len(references)
+        width = max(len(r) for r in references)
+        ids = torch.full((b, width), self.pad_id, dtype=torch.long)
+        ref_mask = torch.zeros((b, width), dtype=torch.long)
+        for i, r in enumerate(references):
+            ids[i, : len(r)] = torch.tensor(r)
+            ref_mask[i, : len(r)] = 1
+        pos = lengths[:, None] + torch.arange(width)[None, :]
+        with torch.no_grad():
+            out = self.model(input_ids=ids, attention_mask=torch.cat([mask, ref_mask], dim=1), position_ids=pos,
+                             past_key_values=cache, use_cache=True)
+        logits = torch.cat([first_logits[:, None, :], out.logits[:, :-1, :].float()], dim=1)
+        logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, :, None]).squeeze(-1)
+        return [float(-(logp[i] * ref_mask[i]).sum() / ref_mask[i].sum()) for i in range(b)]
+
+    def _greedy(self, cache: Any, mask: Any, lengths: Any, logits: Any, max_new_tokens: int) -> tuple[list[list[int]], list[bool]]:
+        import torch
+
+        b = logits.shape[0]
+        done = torch.zeros(b, dtype=torch.bool)
+        out: list[list[int]] = [[] for _ in range(b)]
+        for step in range(max_new_tokens):
+            nxt = logits.argmax(dim=-1)
+            for i in range(b):
+                if not done[i]:
+                    out[i].append(int(nxt[i]))
+            done |= nxt == self.eos_id
+            if bool(done.all()) or step == max_new_tokens - 1:
+                break
+            feed = torch.where(done, torch.full_like(nxt, self.pad_id), nxt)
+            mask = torch.cat([mask, torch.ones((b, 1), dtype=mask.dtype)], dim=1)
+            with torch.no_grad():
+                o = self.model(input_ids=feed[:, None], attention_mask=mask, position_ids=(lengths + step)[:, None],
+                               past_key_values=cache, use_cache=True)
+            cache = o.past_key_values
+            logits = o.logits[:, -1, :].float()
+        stopped = [bool(g) and g[-1] == self.eos_id for g in out]
+        return out, stopped
+
+
+def score_model(model: Any, tokenizer: Any, examples: Sequence[dict[str, Any]], cfg: EvalConfig, label: str) -> tuple[list[Generation], float]:
+    """Generations + NLL for every example (batched), and the seconds it took."""
+    from tqdm.auto import tqdm
+
+    from finetune.train import prompt_text
+
+    model.eval()
+    prompts = [tokenizer(prompt_text(tokenizer, ex["messages"]), add_special_tokens=False)["input_ids"] for ex in examples]
+    refs = [tokenizer(ex["target"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for ex in examples]
+    t0 = time.perf_counter()
+    scorer = BatchedScorer(model, tokenizer.eos_token_id, tokenizer.pad_token_id, prompts[0][: common_prefix(prompts)])
+    scorer.decode = tokenizer.decode
+    results: list[Generation] = []
+    # Similar lengths in a batch waste less padding; results are put back in the original order.
+    order = sorted(range(len(examples)), key=lambda i: len(prompts[i]))
+    slots: list[Generation | None] = [None] * len(examples)
+    for start in tqdm(range(0, len(order), cfg.batch_size), desc=f"evaluating {label}", unit="batch"):
+        idx = order[start : start + cfg.batch_size]
+        for i, g in zip(idx, scorer.run([prompts[i] for i in idx], [refs[i] for i in idx], cfg.max_new_tokens), strict=True):
+            slots[i] = g
+    results = [g for g in slots if g is not None]
+    return results, time.perf_counter() - t0
+
+
+def example_metrics(ex: dict[str, Any], gen: Generation, num_passages: int) -> dict[str, float | None]:
+    from chatbot.evaluation.metrics import rouge_l
+
+    text = strip_citations(gen.text)
+    cited = cited_numbers(gen.text, num_passages)
+    answerable = not ex["no_source"]
+    return {
+        "nll": gen.nll,
+        "rouge_l": rouge_l(text, ex["reference"]),
+        "repetition": repetition_rate(gen.text),
+        "stopped": float(gen.stopped),
+        "cites": float(bool(cited)),
+        "cites_gold": float(ex["gold_index"] in cited) if answerable else None,
+        "declines": None if answerable else float(bool(_DECLINE.search(gen.text))),
+        "words": float(len(text.split())),
+    }
+
+
+def _fmt(v: float | None, metric: str) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.1f}" if metric == "words" else f"{v:.3f}"
+
+
+def markdown_table(summary: dict[str, Any]) -> str:
+    lines = [
+        f"Held-out {summary['split']} split: {summary['n']} questions ({summary['n_no_source']} with no relevant "
+        f"passage), {summary['num_passages']} passages each, greedy decoding, max {summary['max_new_tokens']} new tokens.",
+        "",
+        "| metric | base | base + adapter | difference (95% CI) |",
+        "|---|---|---|---|",
+    ]
+    for key, (label, _) in METRICS.items():
+        m = summary["metrics"].get(key)
+        if not m:
+            continue
+        ci = m.get("ci")
+        diff = f"{m['diff']:+.3f}" + (f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "")
+        lines.append(f"| {label} | {_fmt(m['base'], key)} | {_fmt(m['adapter'], key)} | {diff} |")
+    lines.append("")
+    lines.append(
+        f"Generation time: base {summary['seconds']['base']:.0f} s, adapter {summary['seconds']['adapter']:.0f} s "
+        f"(batch {summary['batch_size']}, {summary['device']})."
+    )
+    return "\n".join(lines)
+
+
+def summarize(rows: list[dict[str, Any]], resamples: int) -> dict[str, Any]:
+    from chatbot.evaluation.bootstrap import paired_bootstrap
+
+    out: dict[str, Any] = {}
+    for key in METRICS:
+        a = [r["base"][key] for r in rows]
+        b = [r["adapter"][key] for r in rows]
+        d = paired_bootstrap(key, a, b, resamples=resamples)
+        if d is None:
+            continue
+        out[key] = {"base": d.mean_a, "adapter": d.mean_b, "diff": d.diff, "ci": [d.low, d.high], "n": d.n}
+    return out
+
+
+def sample_indices(total: int, limit: int | None) -> list[int]:
+    """A fixed sample of the split: examples are stored sorted by source, the first N would all
+    come from one or two NIH sites."""
+    import random
+
+    if limit is None or limit >= total:
+        return list(range(total))
+    return sorted(random.Random(0).sample(range(total), limit))
+
+
+def _base_cache_path(settings: Settings, key: dict[str, Any]) -> Path:
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+    return settings.data_dir / "finetune" / "eval_cache" / f"base-{digest}.json"
+
+
+def _read_base_cache(path: Path, n: int) -> tuple[list[Generation], float] | None:
+    try:
+        data = json.loads(path.read_text())
+        gens = [Generation(**g) for g in data["generations"]]
+        seconds = float(data["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return (gens, seconds) if len(gens) == n else None
+
+
+def _write_base_cache(path: Path, gens: list[Generation], seconds: float) -> None:
+    from dataclasses import asdict
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"seconds": seconds, "generations": [asdict(g) for g in gens]}))
+    tmp.replace(path)
+
+
+def evaluate(cfg: EvalConfig, settings: Settings) -> dict[str, Any]:
+    """Evaluate, write ``<output>.json``, ``<output>.md`` and ``<output>_examples.jsonl``, return the report.
+
+    Base-model results are cached under ``<data_dir>/finetune/eval_cache`` keyed by the base
+    weights, the dataset, the sample and the generation cap, so comparing several adapters (or
+    scoring the base while an adapter is still training, ``--base-only true``) runs the base once.
+    """
+    import torch
+
+    from finetune.data import load_split, read_manifest
+    from finetune.metadata import base_identity, check_base_matches, read_metadata
+    from finetune.train import load_model, load_tokenizer, local_checkpoint, resolve_checkpoint
+
+    adapter_dir = Path(cfg.adapter).expanduser() if cfg.adapter else None
+    meta: dict[str, Any] = {}
+    if adapter_dir is not None:
+        if not (adapter_dir / "adapter_config.json").is_file():
+            raise FinetuneError(f"no peft adapter at {adapter_dir} (adapter_config.json missing)")
+        meta = read_metadata(adapter_dir) or {}
+    from chatbot.settings import EMBEDDED
+
+    base_model = cfg.base_model or meta.get("base_model") or (EMBEDDED if cfg.base_only else None)
+    if not base_model:
+        raise FinetuneError(f"adapter {adapter_dir} has no healthbot_adapter.json; pass --base-model")
+    gguf_file = cfg.gguf_file if cfg.base_model else (meta.get("hyperparameters") or {}).get("gguf_file")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    dataset_dir = Path(cfg.dataset_dir).expanduser() if cfg.dataset_dir else settings.data_dir / "finetune" / "dataset"
+    manifest = read_manifest(dataset_dir)
+    split = load_split(dataset_dir, cfg.split)
+    if len(split) == 0:
+        raise FinetuneError(f"split {cfg.split!r} of {dataset_dir} is empty")
+    examples = [split[i] for i in sample_indices(len(split), cfg.limit)]
+    n = len(examples)
+    num_passages = int(manifest["config"]["num_passages"])
+
+    checkpoint = resolve_checkpoint(base_model, gguf_file, settings.model_cache_dir)
+    local = local_checkpoint(checkpoint)
+    if adapter_dir is not None:
+        check_base_matches(adapter_dir, local)
+    tokenizer = load_tokenizer(checkpoint)
+    cache_key = {
+        "format": 1,
+        "base": base_identity(local)[1],
+        "data": manifest.get("manifest_sha256"),
+        "split": cfg.split,
+        "ids": [ex["id"] for ex in examples],
+        "max_new_tokens": cfg.max_new_tokens,
+    }
+    cache_path = _base_cache_path(settings, cache_key)
+    model = load_model(checkpoint, "none")
+    cached = _read_base_cache(cache_path, n)
+    if cached is None:
+        base_gens, base_s = score_model(model, tokenizer, examples, cfg, "base")
+        _write_base_cache(cache_path, base_gens, base_s)
+    else:
+        log.info("base results reused from %s", cache_path)
+        base_gens, base_s = cached
+    if adapter_dir is None:
+        return {"base_cache": str(cache_path), "n": n, "seconds": {"base": base_s},
+                "markdown": f"base model scored on {n} examples in {base_s:.0f} s; cached at {cache_path}"}
+
+    from peft import PeftModel
+
+    # Merged into full-precision weights: the same function as the unmerged adapter, faster.
+    model = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
+    tuned_gens, tuned_s = score_model(model, tokenizer, examples, cfg, "adapter")
+    del model
+    return _report(cfg, settings, adapter_dir, meta, base_model, manifest, examples, num_passages,
+                   base_gens, base_s, tuned_gens, tuned_s)
+
+
+def _report(
+    cfg: EvalConfig,
+    settings: Settings,
+    adapter_dir: Path,
+    meta: dict[str, Any],
+    base_model: str,
+    manifest: dict[str, Any],
+    examples: list[dict[str, Any]],
+    num_passages: int,
+    base_gens: list[Generation],
+    base_s: float,
+    tuned_gens: list[Generation],
+    tuned_s: float,
+) -> dict[str, Any]:
+    import torch
+
+    from knowledge.embedding import build_embedder
+
+    embedder = build_embedder(settings.embedding)
+    ref_vecs = embedder.encode([ex["reference"] for ex in examples])
+    sims = {}
+    for label, gens in (("base", base_gens), ("adapter", tuned_gens)):
+        vecs = embedder.encode([strip_citations(g.text) or "(empty)" for g in gens])
+        sims[label] = (vecs * ref_vecs).sum(axis=1)
+    rows: list[dict[str, Any]] = []
+    for i, ex in enumerate(examples):
+        row: dict[str, Any] = {"id": ex["id"], "question": ex["question"], "reference": ex["reference"],
+                               "no_source": ex["no_source"], "gold_index": ex["gold_index"]}
+        for label, gens in (("base", base_gens), ("adapter", tuned_gens)):
+            m = example_metrics(ex, gens[i], num_passages)
+            m["embedding_similarity"] = float(sims[label][i])
+            row[label] = m
+            row[f"{label}_text"] = gens[i].text
+        rows.append(row)
+    summary: dict[str, Any] = {
+        "adapter": str(adapter_dir),
+        "base_model": base_model,
+        "split": cfg.split,
+        "n": len(examples),
+        "n_no_source": sum(1 for ex in examples if ex["no_source"]),
+        "num_passages": num_passages,
+        "max_new_tokens": cfg.max_new_tokens,
+        "batch_size": cfg.batch_size,
+        "decoding": "greedy, no repetition penalty",
+        "data_manifest_sha256": manifest.get("manifest_sha256"),
+        "embedder": getattr(embedder, "name", type(embedder).__name__),
+        "device": "cpu" if not torch.cuda.is_available() else torch.cuda.get_device_name(0),
+        "seconds": {"base": round(base_s, 1), "adapter": round(tuned_s, 1)},
+        "metrics": summarize(rows, cfg.bootstrap_resamples),
+    }
+    md = markdown_table(summary)
+    stem = Path(cfg.output).expanduser() if cfg.output else adapter_dir / "eval"
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
+    stem.with_suffix(".md").write_text(md + "\n")
+    with stem.with_name(stem.name + "_examples.jsonl").open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if meta and stem.parent.resolve() == adapter_dir.resolve():
+        from finetune.metadata import write_metadata
+
+        meta["evaluation"] = {k: summary[k] for k in ("split", "n", "max_new_tokens", "decoding", "metrics")}
+        write_metadata(adapter_dir, meta)
+    summary["markdown"] = md
+    return summary
