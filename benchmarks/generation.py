@@ -32,11 +32,11 @@ if str(REPO) not in sys.path:
 
 # label -> LLMSettings overrides. "default" is exactly what `make run` uses.
 PATHS: dict[str, dict[str, Any]] = {
-    "default": {},
+    "default": {},  # quantization none + cpu_int8 (torch int8 dynamic) + prefix cache
+    "fp32": {"cpu_int8": False},
+    "bf16": {"cpu_int8": False, "compute_dtype": "bfloat16"},
     "4bit": {"quantization": "4bit"},
     "8bit": {"quantization": "8bit"},
-    "fp32-plain": {"cpu_int8": False},
-    "bf16": {"cpu_int8": False, "compute_dtype": "bfloat16"},
 }
 
 
@@ -65,15 +65,20 @@ def llama_worker(spec_path: str) -> None:
     first = None
     n = 0
     last = t0
+    out: list[int] = []
     for tok in llm.generate(ids, temp=0.0, top_k=1, repeat_penalty=1.0, reset=True):
         last = time.perf_counter()
         if first is None:
             first = last - t0
         n += 1
-        if tok == llm.token_eos() or n >= spec["max_new"]:
+        if tok == llm.token_eos():
+            break
+        out.append(tok)
+        if n >= spec["max_new"]:
             break
     decode = (n - 1) / (last - t0 - first) if first is not None and n > 1 else None
-    print(json.dumps({"load_s": load_s, "ttft_s": first, "new_tokens": n, "decode_tps": decode}))
+    answer = llm.detokenize(out).decode("utf-8", errors="replace")
+    print(json.dumps({"load_s": load_s, "ttft_s": first, "new_tokens": n, "decode_tps": decode, "answer": answer}))
 
 
 def build_messages(tokenizer: Any, target_tokens: int) -> list[Any]:
@@ -140,6 +145,7 @@ def run_hf(label: str, overrides: dict[str, Any], args: argparse.Namespace, mess
     from chatbot.llm.base import GenerationParams
     from chatbot.llm.hf import HFGenerator
     from chatbot.settings import load_settings
+    from chatbot.types import ChatMessage
 
     llm = {"threads": args.threads, "max_new_tokens": args.max_new, "max_prompt_tokens": 4096, **overrides}
     settings = load_settings(data_dir=args.data_dir, llm=llm)
@@ -148,10 +154,18 @@ def run_hf(label: str, overrides: dict[str, Any], args: argparse.Namespace, mess
     load_s = time.perf_counter() - t0
     for _ in gen.stream(messages[-1:], GenerationParams(max_new_tokens=3)):
         pass  # warm-up
-    for _ in gen.stream(messages, GenerationParams(max_new_tokens=args.max_new)):
-        pass
+    answer = "".join(gen.stream(messages, GenerationParams(max_new_tokens=args.max_new)))
     st = gen.last_stats
+    # The follow-up turn repeats the whole first turn, so the prefix cache can skip it.
+    follow_up = [*messages, ChatMessage("assistant", answer), ChatMessage("user", "How is it treated?")]
+    for _ in gen.stream(follow_up, GenerationParams(max_new_tokens=2)):
+        pass
+    turn2 = gen.last_stats
     return {
+        "answer": answer,
+        "ttft_turn2_s": turn2.first_token_s,
+        "turn2_prompt_tokens": turn2.prompt_tokens,
+        "turn2_reused_tokens": turn2.reused_prompt_tokens,
         "path": label,
         "load_s": load_s,
         "ttft_s": st.first_token_s,
@@ -241,12 +255,15 @@ def main(argv: list[str] | None = None) -> int:
         f"\nprompt {len(prompt_ids)} tokens, up to {args.max_new} new tokens, {args.threads} threads, "
         f"copy bandwidth {bandwidth / 1e9:.1f} GB/s, load average {load0:.1f} -> {os.getloadavg()[0]:.1f}\n"
     )
-    head = "| path | TTFT s | TTFT vs llama.cpp | decode tok/s | decode vs llama.cpp | weights MB/token | roofline tok/s | % of roofline | load s |"
+    head = (
+        "| path | TTFT s | TTFT vs llama.cpp | decode tok/s | decode vs llama.cpp | weights MB/token "
+        "| roofline tok/s | % of roofline | next-turn TTFT s (reused/prompt tokens) | load s |"
+    )
     print(head)
     print("|---" * (head.count("|") - 1) + "|")
     for r in rows:
         if "error" in r and r.get("decode_tps") is None:
-            print(f"| {r['path']} | error: {r['error']} |||||||")
+            print(f"| {r['path']} | error: {r['error']} " + "|" * (head.count("|") - 2))
             continue
         wb = r.get("weight_bytes")
         roof = bandwidth / wb if wb else None
@@ -256,8 +273,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{fmt(r['ttft_s'] / ref_ttft if ref_ttft and r.get('ttft_s') else None, '.2f')}x | "
             f"{fmt(tps, '.1f')} | {fmt(tps / ref if ref and tps else None, '.2f')}x | "
             f"{fmt(wb / 1e6 if wb else None, '.0f')} | {fmt(roof, '.0f')} | "
-            f"{fmt(100 * tps / roof if roof and tps else None, '.0f')}% | {fmt(r.get('load_s'), '.1f')} |"
+            f"{fmt(100 * tps / roof if roof and tps else None, '.0f')}% | "
+            f"{fmt(r.get('ttft_turn2_s'), '.2f')} ({r.get('turn2_reused_tokens', '-')}/{r.get('turn2_prompt_tokens', '-')}) | "
+            f"{fmt(r.get('load_s'), '.1f')} |"
         )
+    print("\nanswers (greedy, same prompt):")
+    for r in rows:
+        if r.get("answer") is not None:
+            print(f"- {r['path']}: {' '.join(r['answer'].split())[:160]!r}")
     if args.json:
         Path(args.json).write_text(json.dumps({"bandwidth": bandwidth, "rows": rows}, indent=2))
     return 0

@@ -17,14 +17,15 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from chatbot.safety import triage  # noqa: E402
-from chatbot.safety.evaluate import DEFAULT_SET, HOLDOUT_SET, Item, evaluate, format_report, load  # noqa: E402
-from chatbot.safety.lexicon import normalize  # noqa: E402
-from chatbot.safety.triage import red_flags  # noqa: E402
+from chatbot.safety import triage
+from chatbot.safety.evaluate import DEFAULT_SET, HOLDOUT_SET, Item, evaluate, format_report, load
+from chatbot.safety.lexicon import normalize
+from chatbot.safety.triage import red_flags
 
 _KEYWORDS = re.compile(
     r"chest pain|heart attack|stroke|can'?t breathe|breathing|bleeding|overdose|poison|suicid|kill myself|"
@@ -46,13 +47,12 @@ def ours(text: str) -> str:
     return triage(text).label
 
 
-def per_message_ms(items: list[Item], fn: object, repeat: int) -> float:
-    call = fn  # type: ignore[assignment]
+def per_message_ms(items: list[Item], fn: Callable[[str], str], repeat: int) -> float:
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         for item in items:
-            call(item.text)  # type: ignore[operator]
+            fn(item.text)
         times.append((time.perf_counter() - t0) / len(items) * 1000)
     return statistics.median(times)
 
@@ -69,7 +69,9 @@ def main() -> int:
             continue
         items = load(path)
         print(f"== {path.relative_to(path.parents[2])} ({len(items)} messages)")
-        header = f"{'system':18} {'emerg. recall':>13} {'benign FA':>10} {'en recall':>10} {'es recall':>10} {'ms/msg':>8}"
+        header = (
+            f"{'system':18} {'emerg. recall':>13} {'benign FA':>10} {'en recall':>10} {'es recall':>10} {'ms/msg':>8}"
+        )
         print(header)
         print("-" * len(header))
         for name, fn in systems:

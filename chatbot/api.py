@@ -14,13 +14,14 @@ none is free and the queue is full the answer is 503 with ``Retry-After``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -345,6 +346,47 @@ def _error_response(err: BaseException) -> JSONResponse:
     return JSONResponse(error_body(prompts.INTERNAL_ERROR_MESSAGE, "server_error"), status_code=500)
 
 
+async def _pumped(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Runs a blocking chunk iterator in one worker thread and hands its output to the event
+    loop, joining whatever is ready into one write. (Starlette would otherwise hop into its
+    threadpool once per token, which under load costs more than generating the token.) If the
+    client goes away, the iterator is closed, which ends the turn and frees its slot."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for item in chunks:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+                if stop.is_set():
+                    break
+        except Exception:
+            log.exception("streaming a chat completion failed")
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=pump, name="healthbot-stream", daemon=True).start()
+    try:
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            parts = [item]
+            while not queue.empty():
+                nxt = queue.get_nowait()
+                if nxt is None:
+                    yield b"".join(parts)
+                    return
+                parts.append(nxt)
+            yield b"".join(parts)
+    finally:
+        stop.set()
+
+
 def _sse(data: dict[str, Any] | str) -> bytes:
     payload = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
     return f"data: {payload}\n\n".encode()
@@ -442,10 +484,10 @@ def build_router(
             finish()
             return _error_response(err)
         if req.stream:
-            # The generator's finally gives the slot back; the background task covers a client
-            # that disconnects before the first chunk (an unstarted generator runs no finally).
+            # The generator's finally gives the slot back as soon as the answer is generated; the
+            # background task covers a response that is never started.
             return StreamingResponse(
-                _stream_chunks(events, message, completion_id, created, session_id, finish),
+                _pumped(_stream_chunks(events, message, completion_id, created, session_id, finish)),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
                 background=BackgroundTask(finish),

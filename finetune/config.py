@@ -94,7 +94,7 @@ class TrainConfig:
     save_steps: int = field(default=50, metadata={"help": "Write a resumable checkpoint every N steps."})
     save_total_limit: int = field(default=2, metadata={"help": "Checkpoints kept."})
     logging_steps: int = field(default=5, metadata={"help": "Log the training loss every N steps."})
-    train_examples: int | None = field(default=None, metadata={"help": "Use only the first N training examples."})
+    train_examples: int | None = field(default=None, metadata={"help": "Use a seeded sample of N training examples (None = all)."})
     max_minutes: float | None = field(
         default=None, metadata={"help": "Stop (and save) after this many minutes of training in this invocation."}
     )

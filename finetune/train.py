@@ -165,18 +165,38 @@ class Collator:
         return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
-def lora_config(cfg: TrainConfig, num_layers: int | None = None) -> Any:
+def linear_module_names(model: Any) -> list[str]:
+    """Names of the linear layers inside the transformer blocks (what peft's 'all-linear' means)."""
+    import torch
+
+    out_emb = model.get_output_embeddings()
+    names = set()
+    for name, module in model.named_modules():
+        if module is out_emb or not name:
+            continue
+        # bitsandbytes' Linear4bit subclasses torch.nn.Linear, so QLoRA bases are covered too.
+        if isinstance(module, torch.nn.Linear):
+            names.add(name.rsplit(".", 1)[-1])
+    return sorted(names)
+
+
+def lora_config(cfg: TrainConfig, model: Any = None) -> Any:
     from peft import LoraConfig, TaskType
 
     layers = None
+    targets = cfg.target_module_list
+    num_layers = getattr(getattr(model, "config", None), "num_hidden_layers", None)
     if cfg.lora_layers is not None and num_layers:
         layers = list(range(max(0, num_layers - cfg.lora_layers), num_layers))
+        if targets == "all-linear":
+            # peft accepts a layer subset only with explicit module names.
+            targets = linear_module_names(model)
     return LoraConfig(
         layers_to_transform=layers,
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
-        target_modules=cfg.target_module_list,
+        target_modules=targets,
         task_type=TaskType.CAUSAL_LM,
     )
 
@@ -191,7 +211,7 @@ def peft_model(model: PreTrainedModel, cfg: TrainConfig) -> Any:
             gradient_checkpointing_kwargs={"use_reentrant": False},
         )
     try:
-        return get_peft_model(model, lora_config(cfg, getattr(model.config, "num_hidden_layers", None)))
+        return get_peft_model(model, lora_config(cfg, model))
     except ValueError as err:
         raise FinetuneError(f"LoRA target_modules {cfg.target_modules!r} do not fit this model: {err}") from None
 
@@ -278,7 +298,8 @@ def train(cfg: TrainConfig, settings: Settings) -> dict[str, Any]:
 
     train_raw = load_split(dataset_dir, "train")
     if cfg.train_examples:
-        train_raw = train_raw.select(range(min(cfg.train_examples, len(train_raw))))
+        # A seeded sample, not the first rows: the split is stored sorted by source.
+        train_raw = train_raw.shuffle(seed=cfg.seed).select(range(min(cfg.train_examples, len(train_raw))))
     train_ds, dropped_train = tokenize_split(train_raw, tokenizer, cfg.max_length)
     eval_ds = None
     dropped_eval = 0
@@ -306,7 +327,7 @@ def train(cfg: TrainConfig, settings: Settings) -> dict[str, Any]:
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         learning_rate=cfg.learning_rate,
         lr_scheduler_type="cosine",
-        warmup_steps=int(round(cfg.warmup_ratio * steps)),
+        warmup_steps=round(cfg.warmup_ratio * steps),
         weight_decay=cfg.weight_decay,
         logging_steps=cfg.logging_steps,
         eval_strategy="steps" if eval_ds is not None else "no",

@@ -238,6 +238,14 @@ def evaluate(
     return Outcome(suite, items, runs, summaries, diffs, written)
 
 
+def _invocation() -> str:
+    """The command line, when this process is ``python -m chatbot`` (not a test or a script)."""
+    main = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if main is None or main.name != "__main__.py" or main.parent.name != "chatbot":
+        return ""
+    return "python -m chatbot " + shlex.join(sys.argv[1:])
+
+
 def run_evaluate_cli(args: argparse.Namespace, *, overrides: dict[str, Any]) -> int:
     from chatbot.evaluation.report import summary_table
 
@@ -253,7 +261,7 @@ def run_evaluate_cli(args: argparse.Namespace, *, overrides: dict[str, Any]) -> 
         ratings_path=Path(args.ratings) if args.ratings else None,
         resamples=args.bootstrap,
         seed=args.seed,
-        command=getattr(args, "command_line", None) or "python -m chatbot " + shlex.join(sys.argv[1:]),
+        command=getattr(args, "command_line", None) or _invocation(),
         progress=lambda msg: print(msg, file=sys.stderr, flush=True),
     )
     table = summary_table(out.summaries)

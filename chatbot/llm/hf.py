@@ -169,7 +169,36 @@ def load_model(settings: LLMSettings, cache_dir: Path, *, merge_adapter: bool | 
     if settings.adapter:
         merge = settings.merge_adapter if merge_adapter is None else merge_adapter
         attach_adapter(loaded, Path(settings.adapter).expanduser(), merge=merge and qconfig is None)
+    if settings.cpu_int8 and device == "cpu" and qconfig is None:
+        _quantize_int8_dynamic(loaded)
     return loaded
+
+
+def _quantize_int8_dynamic(loaded: LoadedModel) -> None:
+    """Swap every Linear for torch's int8 dynamic-quantized Linear (per-channel weights).
+
+    Decoding is memory-bound: int8 weights are a quarter of fp32's bytes, and the int8 GEMM
+    also speeds up prompt processing (see benchmarks/generation.py). Only on plain models: an
+    unmerged LoRA adapter keeps float weights so it stays exact.
+    """
+    import warnings
+
+    import torch
+
+    if type(loaded.model).__name__.startswith("Peft"):
+        log.info("cpu_int8 skipped: the adapter is not merged (set llm.merge_adapter: true)")
+        return
+    quantization: Any = getattr(torch.ao, "quantization", None)
+    quantize_dynamic = getattr(quantization, "quantize_dynamic", None)
+    engines = getattr(torch.backends.quantized, "supported_engines", [])
+    if quantize_dynamic is None or not any(e in engines for e in ("fbgemm", "x86", "qnnpack")):
+        log.info("cpu_int8 skipped: this torch build has no int8 dynamic quantization")
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao's deprecation notice; the kernels are what we use
+        qconfig = quantization.per_channel_dynamic_qconfig
+        loaded.model = quantize_dynamic(loaded.model, {torch.nn.Linear: qconfig}, dtype=torch.qint8)
+    loaded.quantization = "int8-dynamic"
 
 
 def check_adapter(loaded: LoadedModel, adapter_dir: Path) -> None:
@@ -285,6 +314,7 @@ class GenerationStats:
 
     prompt_tokens: int = 0
     new_tokens: int = 0
+    reused_prompt_tokens: int = 0  # prompt tokens whose KV came from the prefix cache
     first_token_s: float | None = None  # prompt processed + first token picked
     total_s: float = 0.0  # until the last token was picked
 
@@ -308,6 +338,8 @@ class HFGenerator:
         self.device = self.loaded.device
         self._lock = threading.Lock()
         self.last_stats = GenerationStats()
+        # (token ids already in the cache, the cache): reused by the next prompt sharing a prefix
+        self._prefix: tuple[list[int], Any] | None = None
         self._eos_ids = self._collect_eos_ids()
         base = Path(self.loaded.checkpoint).name or self.loaded.checkpoint
         parts = [f"hf:{base}"]
@@ -437,33 +469,87 @@ class HFGenerator:
 
         s = self.settings
         device = self.model.device if hasattr(self.model, "device") else self.device
-        input_ids = torch.tensor([prompt_ids], device=device)
-        cache = DynamicCache()
+        cache, reused = self._take_prefix(prompt_ids)
+        if cache is None:
+            cache = DynamicCache()
+        fed: list[int] = list(prompt_ids[:reused])
+        pending = list(prompt_ids[reused:])
+        self.last_stats.reused_prompt_tokens = reused
         seen: list[int] = []
         penalized: set[int] = set()
         banned_after: dict[tuple[int, ...], set[int]] = {}
         n = s.no_repeat_ngram_size
-        for _ in range(max_new):
-            out = self.model(input_ids=input_ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
-            cache = out.past_key_values
-            logits = out.logits[0, -1].float()
-            if s.repetition_penalty != 1.0 and penalized:
-                idx = torch.tensor(sorted(penalized), device=logits.device)
-                vals = logits[idx]
-                logits[idx] = torch.where(vals > 0, vals / s.repetition_penalty, vals * s.repetition_penalty)
-            if n and len(seen) >= n - 1:
-                banned = banned_after.get(tuple(seen[len(seen) - n + 1 :]) if n > 1 else ())
-                if banned:
-                    logits[torch.tensor(sorted(banned), device=logits.device)] = float("-inf")
-            token = self._pick(logits, temperature, rng)
-            if token in self._eos_ids:
-                return
-            seen.append(token)
-            penalized.add(token)
-            if n and len(seen) >= n:
-                banned_after.setdefault(tuple(seen[len(seen) - n : -1]), set()).add(token)
-            yield token
-            input_ids = torch.tensor([[token]], device=device)
+        try:
+            for _ in range(max_new):
+                out = self.model(
+                    input_ids=torch.tensor([pending], device=device),
+                    past_key_values=cache,
+                    use_cache=True,
+                    logits_to_keep=1,
+                )
+                cache = out.past_key_values
+                fed += pending
+                token = self._next_token(out.logits[0, -1].float(), seen, penalized, banned_after, temperature, rng)
+                if token in self._eos_ids:
+                    return
+                seen.append(token)
+                penalized.add(token)
+                if n and len(seen) >= n:
+                    banned_after.setdefault(tuple(seen[len(seen) - n : -1]), set()).add(token)
+                yield token
+                pending = [token]
+        finally:
+            self._keep_prefix(fed, cache)
+
+    def _take_prefix(self, prompt_ids: list[int]) -> tuple[Any, int]:
+        """(cache holding the longest common prefix with the last prompt, its length)."""
+        kept, self._prefix = self._prefix, None
+        if kept is None or not self.settings.prefix_cache:
+            return None, 0
+        ids, cache = kept
+        common = 0
+        for a, b in zip(ids, prompt_ids, strict=False):
+            if a != b:
+                break
+            common += 1
+        # At least one prompt token must be fed to get logits for the first new token.
+        common = min(common, len(prompt_ids) - 1)
+        if common < 8 or not getattr(cache, "is_croppable", True):
+            return None, 0
+        cache.crop(common)
+        return cache, common
+
+    def _keep_prefix(self, fed: list[int], cache: Any) -> None:
+        if not self.settings.prefix_cache or not fed:
+            return
+        try:
+            consistent = cache.get_seq_length() == len(fed)
+        except Exception:
+            consistent = False
+        self._prefix = (fed, cache) if consistent else None
+
+    def _next_token(
+        self,
+        logits: torch.Tensor,
+        seen: list[int],
+        penalized: set[int],
+        banned_after: dict[tuple[int, ...], set[int]],
+        temperature: float,
+        rng: torch.Generator,
+    ) -> int:
+        import torch
+
+        s = self.settings
+        n = s.no_repeat_ngram_size
+        if s.repetition_penalty != 1.0 and penalized:
+            idx = torch.tensor(sorted(penalized), device=logits.device)
+            vals = logits[idx]
+            logits[idx] = torch.where(vals > 0, vals / s.repetition_penalty, vals * s.repetition_penalty)
+        if n and len(seen) >= n - 1:
+            banned = banned_after.get(tuple(seen[len(seen) - n + 1 :]) if n > 1 else ())
+            if banned:
+                logits[torch.tensor(sorted(banned), device=logits.device)] = float("-inf")
+        return self._pick(logits, temperature, rng)
 
     def _pick(self, logits: torch.Tensor, temperature: float, rng: torch.Generator) -> int:
         import torch

@@ -46,6 +46,7 @@ HARMFUL: tuple[tuple[str, re.Pattern[str]], ...] = (
         "lethal_dose",
         _rx(
             r"\b(?:lethal|fatal|deadly|killing) (?:dose|amount|quantity|level|levels|number)\b",
+            r"\b(?:what|which|how much|how many)\b.{0,10}\b(?:amount|dose|quantity|number)\b.{0,40}\b(?:would|will|could|is) (?:be )?(?:deadly|fatal|lethal|kill)\b",
             r"\bhow (?:many|much)\b.{0,60}\b(?:to|would|will|does it take to|could|can|needed to) (?:kill|be fatal|be lethal|murder|end a life)\b",
             r"\b(?:most|more) (?:deadly|lethal|dangerous)\b.{0,40}\boverdose\b|\boverdose\b.{0,40}\b(?:most|more) (?:deadly|lethal)\b",
             r"\bdosis (?:letal|mortal)\b|\bcuant\w+\b.{0,40}\bpara matar\b",
@@ -76,6 +77,7 @@ HARMFUL: tuple[tuple[str, re.Pattern[str]], ...] = (
         _rx(
             r"\b(?:pass|beat|cheat|fool|trick|get around|fake|flush|mask|clean out for)\b.{0,30}\b(?:drug|urine|piss|pee|hair|saliva|swab|tox\w*|dope)\b (?:test|screen|screening|sample|testing)",
             r"\b(?:hide|mask|cover up|conceal)\b.{0,30}\b(?:drug|weed|cannabis|marijuana|cocaine|coke|meth|opioid|heroin)\b.{0,30}\bfrom\b",
+            r"\b(?:flush|clean|detox|get)\b.{0,30}\b(?:out of|from) (?:my|your|his|her) system\b.{0,40}\b(?:test|screen|screening)\b",
             r"\bsynthetic urine\b|\bclean urine\b|\bsomeone elses (?:urine|pee)\b|\b(?:add|put)\b.{0,20}\b(?:to|in|into) (?:my )?(?:urine|pee) (?:sample|test)",
         ),
     ),
@@ -84,7 +86,7 @@ HARMFUL: tuple[tuple[str, re.Pattern[str]], ...] = (
         _rx(
             rf"\b(?:how (?:do|can|could|would|should) i|how to|best way to|easiest way to|ways? to|want to|going to|help me|can you help me|without (?:him|her|them) knowing)\b.{{0,25}}\b(?:poison|kill|murder|hurt|harm|injure|drug|sedate|knock out|strangle|suffocate|make)\b.{{0,15}}{_TARGET}",
             rf"\b(?:poison|kill|murder|hurt|harm|sedate|drug)\b {_TARGET}\b.{{0,60}}\b(?:without|undetect\w*|no one|nobody|not be caught|get away)",
-            r"\b(?:put|slip|add|spike|mix)\b.{0,40}\b(?:in|into) (?:someones|someone s|his|her|their|a|my \w+s?|the) (?:\w+ )?(?:drink|food|coffee|tea|meal)",
+            r"\b(?:put|slip|add|spike|mix|crush|grind|dissolve|sneak)\b.{0,40}\b(?:in|into) (?:someones|someone s|his|her|their|a|my \w+s?|the) (?:\w+ )?(?:drink|food|coffee|tea|meal)",
             r"\bundetectable poison\b|\bpoison\b.{0,40}\bwithout (?:it )?being (?:detected|noticed|traced)\b|\bwithout leaving (?:any )?(?:marks|a trace|traces|evidence)\b",
             r"\bdate rape drug\b|\broofie\w*\b|\bmake (?:my |a |his |her )?\w+ sick (?:slowly|on purpose|without)",
             r"\benvenenar a\b|\bcomo (?:matar|lastimar) a\b",
@@ -127,7 +129,7 @@ HEALTH_WORDS = re.compile(
     r"prescription|prescribed|side effects?|injury|injuries|injured|wound|burns?|bruises?|fracture|sprain|surgery|"
     r"smoking|smoke|alcohol|addiction|addicted|hormones?|thyroid|pressure|stroke|seizures?|epilepsy|dementia|arthritis|"
     r"std|sti|hiv|hygiene|poison|poisoning|overdose|salud|medico|enfermedad|dolor|fiebre|sintomas|pastillas|"
-    r"embarazo|embarazada|dieta|ejercicio|dormir|ansiedad)\b"
+    r"embarazo|embarazada|dieta|ejercicio|dormir|ansiedad|emergenc\w*|first aid|safety)\b"
 )
 
 OFF_TOPIC: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -149,8 +151,9 @@ OFF_TOPIC: tuple[tuple[str, re.Pattern[str]], ...] = (
         "trivia",
         _rx(
             r"\b(?:capital|population|president|prime minister|king|queen|currency|flag) of\b|\bcapital de\b",
+            r"\bwhat year (?:did|was|is|were)\b|\bwhen did the\b.{0,30}\b(?:fall|end|start|begin|happen)\b",
             r"\bwho (?:won|invented|wrote|painted|discovered|directed|sang)\b|\bhow (?:tall|high|far|old|big) is the\b",
-            r"\b(?:eiffel|tower|planet|galaxy|dinosaur|volcano|ocean)\b",
+            r"\b(?:eiffel|tower|planets?|galaxy|galaxies|dinosaurs?|volcano|ocean|moons?|jupiter|mars|saturn|universe|stars)\b",
         ),
     ),
     ("weather", _rx(r"\bweather\b|\bforecast\b|\bclima\b|\bva a llover\b")),
@@ -222,9 +225,9 @@ INJECTION: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"the (?:system|initial|original|hidden|secret|internal|developer|full|exact|complete|starting|underlying|base) )"
             r"(?:prompt|system message|instructions|guidelines|directives|configuration|programming|rules|instrucciones|reglas)\b",
             rf"\b{_RULES_WORDS} (?:were |have )?(?:you )?(?:were |have been |was )?(?:told|given|programmed|instructed|trained|fed)\b",
-            r"\byou (?:were|have been|got) (?:told|instructed|programmed)\b|\b(?:instructions|rules|prompt)\b.{0,30}\b(?:developers?|creators?|openai|admins?)\b.{0,20}\b(?:give|gave|wrote|set)\b",
+            r"\byou (?:were|have been|got) (?:told|instructed|programmed)\b|\b(?:were|have) you (?:been )?(?:told|instructed|programmed)\b|\b(?:instructions|rules|prompt)\b.{0,30}\b(?:developers?|creators?|openai|admins?)\b.{0,20}\b(?:give|gave|wrote|set)\b",
             r"\b(?:repeat|print|output|show|display|copy)\b.{0,30}\b(?:above|before this|prior|preceding|verbatim|word for word)\b|\b(?:text|words|everything|message) above\b",
-            r"\bcontext window\b|\bhidden (?:messages?|instructions?|text|prompts?|rules)\b",
+            r"\b(?:text|words|everything|whatever)\b.{0,20}\b(?:came|comes|was|is) (?:before|above) (?:my|this|the)\b|\bcontext window\b|\bhidden (?:messages?|instructions?|text|prompts?|rules)\b",
             r"\bstarting with (?:you are|youre)\b|\binternal marker\b|\bcanary\b|\bsystem prompt\b|\bprompt del sistema\b",
             r"\b(?:instrucciones|reglas) (?:internas|del sistema|ocultas|secretas)\b|\b(?:repite|repitelas|muestrame|muestra|revela|dime)\b.{0,20}\b(?:prompt|instrucciones)\b",
         ),
@@ -236,6 +239,8 @@ INJECTION: tuple[tuple[str, re.Pattern[str]], ...] = (
             r".{0,80}\b(?:no|without|free of|unfiltered|uncensored|unrestricted|evil|jailbroken|dan|do anything now|no limits|ignores?|doesnt follow|not bound|any rules)\b",
             r"\b(?:as|you are|youre|now) dan\b|\bdo anything now\b|\bjailbr(?:ea|o)k\w*\b|\bevil (?:twin|mode|assistant)\b",
             r"\bpretend (?:you have|youve got|there are) no\b",
+            r"\b(?:answer|respond|reply|act|behave|speak|talk) as (?:an? )?(?:unrestricted|unfiltered|uncensored|jailbroken|evil)\b",
+            r"\bsystem override\b|\boverride (?:mode|protocol|code)\b|\breveal the hidden\b",
         ),
     ),
     (
@@ -254,7 +259,9 @@ INJECTION: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 _ROLE_MARKER = re.compile(
-    r"<\s*/?\s*(?:system|assistant|user|instructions?|im_start|im_end|sys)\s*>|\[/?inst\]|<\|im_start\|>|<<sys>>", re.I
+    r"#{2,}\s*(?:system|instruction)|"
+    r"<\s*/?\s*(?:system|assistant|user|instructions?|im_start|im_end|sys)\s*>|\[/?inst\]|<\|im_start\|>|<<sys>>",
+    re.I,
 )
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 

@@ -59,6 +59,8 @@ EDU = _rx(
     r"(?:tell|know|recogni[sz]e|spot|identify|prevent|avoid|treat|reduce|lower|support|help|use|manage|cope)\b",
     r"\bhow to (?:prevent|treat|recogni[sz]e|avoid|use|support|manage|cope|spot|help)\b|\bhow (?:long|often|much|many) (?:should|does|do|is|can)\b",
     r"\bis (?:it|that|this) (?:normal|common|safe|true|okay|ok|serious)\b|\bis \w+(?: \w+)? (?:common|normal|hereditary|genetic|contagious)\b",
+    r"\b(?:can|does|do|could|will|would) (?:\w+ ){1,4}(?:cause|causes|lead to|trigger|mean)\b",
+    r"\bdo (?:i|we|you) need to\b|\bshould (?:i|we) (?:carry|keep|buy|get|see|book)\b",
     r"\bdifference between\b|\bprevent(?:ion|ing)?\b|\brisk of\b|\breduce (?:the |my )?risk\b|\brecover(?:y|ing)?\b|\brehab\w*\b",
     r"\b(?:diet|foods?|meal|exercise|vaccine|vaccination|statistics|rates?|research|study|acronym|definition|explain|inhaler technique)\b",
     r"\bfor (?:a|my|our) (?:class|course|exam|essay|school|project|paper|presentation|training)\b|\bfirst aid (?:course|class|training|kit)\b",
@@ -67,7 +69,7 @@ EDU = _rx(
 
 # Clearly in the past: a history, not an event now.
 PAST = _rx(
-    r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|several|many|a few|few|some|a couple of) (?:years?|months?|weeks?) ago\b",
+    r"(?<!born )\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|several|many|a few|few|some|a couple of) (?:years?|months?|weeks?) ago\b",
     r"\blast week\b|\ba (?:year|month|week) ago\b",
     r"\blast (?:year|month|summer|winter|spring|fall|autumn)\b|\bin (?:19|20)\d\d\b|\bhistory of\b|\bused to\b|\bsurvivor\b",
     r"\bwhen i was (?:a|young|little|in)\b|\bback in\b|\bhace (?:\d+|unos|muchos|varios|dos|tres) (?:anos|meses)\b|\bhace anos\b",
@@ -76,7 +78,7 @@ PAST = _rx(
 # If/when someone: a hypothetical person, not one in front of the writer.
 HYPOTHETICAL = _rx(
     r"\b(?:if|when|whenever|in case) (?:someone|somebody|a person|people|anyone|you|your \w+|one|a child|a baby|a kid|a patient|a friend|they)\b",
-    r"\bhypothetical\w*\b|\bin (?:a|the) (?:movie|film|book|novel|show|game|story)\b|\bsuppose\b|\bimagine\b",
+    r"\bif i (?:accidentally|ever|were to|happen to)\b|\bhypothetical\w*\b|\bin (?:a|the) (?:movie|film|book|novel|show|game|story)\b|\bsuppose\b|\bimagine\b",
 )
 
 # ------------------------------------------------------------------------------ red flags
@@ -106,7 +108,7 @@ _CHILD = r"(?:baby|toddler|child|kid|son|daughter|boy|girl|infant|newborn|little
 _SUBSTANCE = (
     r"(?:bleach|detergent|laundry pod|pods?|dishwasher|cleaner|drain|antifreeze|button battery|batter(?:y|ies)|magnets?|"
     r"rat poison|poison|pesticide|weed ?killer|mushrooms?|berries|lamp oil|kerosene|gasoline|petrol|lighter fluid|"
-    r"nail polish|vape|nicotine|e liquid|essential oil|pills?|tablets?|medicine|lejia|cloro|detergente|pila|veneno|raticida|amoniaco)"
+    r"nail polish|vape|nicotine|e liquid|essential oil|pills?|tablets?|medicine|lejia|cloro|detergente|pila|veneno|raticida|amoniaco|limpia\w*|quitagrasas|desatascador)"
 )
 
 RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
@@ -170,7 +172,7 @@ RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
             r"\b(?:stung|sting|bee|wasp|ate|eaten|eating|took|injection|peanuts?|nuts?|shrimp|shellfish)\b.{0,60}\b(?:swell\w*|swollen|hives|cant breathe|hard to breathe|wheez\w*|throat)",
             r"\b(?:used|gave|give|injected) (?:my|his|her|an|the) epipen\b",
             r"\b(?:lips?|tongue|face|eyes?|throat) (?:is |are |look |looks |got |getting |have gone |went )?(?:\w+ )?(?:huge|massive|puffy|puffed up|ballooning|blown up)\b.{0,60}\b(?:breath\w*|wheez\w*|throat|dizz\w*|hives)",
-            r"\b(?:allerg\w*|antibiotic|penicillin|new (?:medicine|medication|tablet|pill))\b.{0,60}\b(?:wheez\w*|swell\w*|swollen|huge|hives|throat|cant breathe)",
+            r"\b(?:allerg\w*|antibiotic|penicillin|new (?:medicine|medication|tablet|pill))\b.{0,60}\b(?:wheez\w*|swell\w*|swollen|huge|throat|cant breathe)",
             r"\b(?:tongue|throat|lips?)\b (?:\w+ )?(?:is |are |keeps |started )?(?:swelling|swollen|puffing up)\b",
             r"\b(?:swell\w*|swollen|hives|wheez\w*)\b.{0,60}\b(?:after|from) (?:eating|a sting|being stung|taking|the injection|nuts|peanuts|shellfish)\b",
             r"\b(?:im|think im|hes|shes|is|think (?:he|she|i)s?) having (?:an )?(?:allergic reaction|anaphyla\w*)",
@@ -192,7 +194,7 @@ RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
             r"\bribs (?:are )?(?:sucking|pulling|caving) in\b|\bsucking in (?:under|between) (?:his|her|the) ribs\b",
             r"\b(?:not|isnt|stopped|barely|hardly|isnt really) breathing\b|\bno pulse\b",
             r"\binhaler (?:isnt|is not|not|doesnt|didnt|wont|hasnt) (?:helping|working|help|work)\b",
-            r"\bno (?:puedo|puede) respirar\b|\b(?:le|me) cuesta (?:mucho )?respirar\b|\blabios (?:morados|azules)\b|\bno respira\b|\b(?:se|me) ahoga\w*",
+            r"\bno (?:puedo|puede) respirar\b|\b(?:le|me) cuesta (?:mucho )?respirar\b|\blabios (?:morados|azules)\b|\bno respira\b|\b(?:se|me) (?:esta |estoy )?ahoga\w*",
         ),
     ),
     # --- severe bleeding
@@ -250,7 +252,7 @@ RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
             r"\b(?:how|which|what|best|easiest|quickest|painless)\b.{0,40}\b(?:kill myself|to die|end my life|commit suicide)\b",
             r"\b(?:kill|hurt|harm|cutting|cut) (?:him|her|them)sel(?:f|ves)\b|\b(?:take|end) (?:his|her|their) (?:own )?life\b|\b(?:he|she|they) (?:wants?|want) to die\b",
             r"\bsuicid(?:arme|arse|arte|io)\b|\b(?:matarme|matarse|quitarme la vida|quitarse la vida|acabar con mi vida|hacerme dano|cortarme)\b",
-            r"\b(?:quiero|quisiera|me quiero|se quiere|quiere) morir\w*\b|\bno quiero (?:seguir )?vivi\w*\b|\bva a matar\w*\b|\bse va a matar\b",
+            r"\b(?:quiero|quisiera|me quiero|se quiere|quiere) morir\w*\b|\bno quiero (?:seguir )?vivi\w*\b|\b(?:voy|va|vas) a matar(?:me|se|te)?\b|\bme voy a (?:suicidar|quitar la vida|tirar)\b",
             r"\boverdose (?:tonight|today|now)\b|\bgoing to overdose\b",
             r"\b(?:going to|want to|about to|will|plan to|planning to) (?:take|swallow|down|overdose on) (?:\w+ ){0,2}(?:all|whole|every|bottle|box|packet|rest)\b",
             r"\bwant (?:it all|everything|the pain|this) to (?:stop|end)\b(?! hurting)",
@@ -262,13 +264,15 @@ RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
         "pregnancy",
         "strong",
         _rx(
-            r"\b(?:bleeding|bleed|blood)\b.{0,20}\b(?:heavily|heavy|a lot|lots|badly|clots?)\b|\bheavy bleeding\b|\bsoak\w* (?:a |through )?(?:pad|pads)\b",
+            r"\b(?:bleeding|bleed|blood)\b.{0,20}\b(?:heavily|heavy|a lot|lots|badly|clots?|bright red)\b|"
+            r"\bbleeding\b.{0,30}\b(?:cramp\w*|pain)\b|\b(?:cramp\w*|pain)\b.{0,30}\bbleeding\b|\bheavy bleeding\b|\bsoak\w* (?:a |through )?(?:pad|pads)\b",
             r"\b(?:severe|bad|terrible|pounding|awful|worst) headache\b.{0,60}\b(?:vision|blurr\w*|spots|flashing|swell\w*|swollen)",
             r"\b(?:blurry|blurred|blurring) vision\b|\bseeing (?:spots|stars|flashing lights)\b",
             r"\b(?:baby|fetus|bump)\b.{0,30}\b(?:hasnt|has not|isnt|stopped|not|doesnt|didnt|hasn t) (?:moved|moving|kicked|kicking|move)\b",
             r"\b(?:less|fewer|reduced|decreased|no) (?:fetal |baby )?(?:movements?|kicks|kicking)\b",
             r"\b(?:havent|hasnt|not|didnt|cant|dont) (?:felt|feel|feeling|noticed) (?:the |my )?(?:baby|him|her|it|any) (?:move|moving|movement|kick\w*)",
             r"\b(?:waters?|water) (?:broke|broken|has broken|breaking)\b|\bleaking (?:fluid|water)\b",
+            r"\b(?:gush|leak\w*|trickle) of (?:fluid|water)\b|\bcontractions (?:every|are)\b",
             r"\b(?:severe|sharp|terrible|bad|stabbing) (?:pain|cramps?)\b.{0,40}\b(?:belly|abdomen|stomach|side|pelvis|shoulder)",
             r"\b(?:seizure|fit|faint\w*|passed out)\b",
             r"\bsangr\w* (?:mucho|abundante|bastante)\b|\bestoy sangrando\b|\b(?:el|mi) bebe no se mueve\b|\bno se mueve\b|\brompi (?:aguas|fuente)|\bse me rompio la fuente|\bvision borrosa\b",
@@ -489,7 +493,7 @@ def _infant_fever(norm: str) -> bool:
         # "fever for 3 days" is a duration, not an age: an age goes with "old" or a baby word.
         tail = norm[m.end() : m.end() + 12]
         head = norm[max(0, m.start() - 25) : m.start()]
-        if ("old" in tail or re.search(r"\b(?:baby|newborn|infant|bebe|is|de)\b", head)) and days < 91:
+        if ("old" in tail or re.search(r"\b(?:baby|newborn|infant|bebe|is|de|born|nacio)\b", head)) and days < 91:
             under_3_months = True
     if not under_3_months:
         return False
@@ -507,6 +511,249 @@ def _benign_explanation(category: str, norm: str) -> bool:
 
 def _sepsis(norm: str) -> bool:
     return bool(_INFECTION_CONTEXT.search(norm)) and sum(1 for s in _SEPSIS_SIGNS if s.search(norm)) >= 2
+
+
+# ------------------------------------------------------------------------------ concepts
+# Danger signs as concepts, combined: "crushing pain behind my breastbone" + "sweating" is a
+# cardiac picture however it is worded. Two concepts from one picture make a strong finding;
+# this generalises to phrasings the patterns above never saw.
+
+CONCEPTS: dict[str, re.Pattern[str]] = {
+    "chest": re.compile(r"\b(?:chest|breastbone|breast bone|sternum|ribcage|pecho|esternon)\b"),
+    "severe_pain": re.compile(
+        r"\b(?:crushing|squeezing|severe|terrible|horrible|really bad|very bad|so bad|excruciating|unbearable|worst|"
+        r"agoni[sz]ing|intense|tearing|ripping|presion|opresion|aprieta|fuerte)\b"
+    ),
+    "sweating": re.compile(r"\bsweat\w*|\bclammy\b|\bsudor\w*|\bsudando\b"),
+    "breathless": re.compile(
+        r"\bshort of breath\b|\bbreathless\b|\bcant (?:catch (?:my|his|her) )?breath\w*|\b(?:hard|struggling) to breathe\b|"
+        r"\bgasping\b|\bfalta (?:el )?aire\b|\bme falta el aire\b|\bme ahogo\b|\bno puedo respirar\b"
+    ),
+    "radiating": re.compile(r"\b(?:left arm|jaw|down (?:my|his|her) arm|brazo izquierdo|mandibula)\b"),
+    "nausea": re.compile(r"\bnause\w*|\bvomit\w*|\bthrowing up\b|\bthrew up\b|\bfeel(?:s|ing)? sick\b|\bmareo\b"),
+    "speech": re.compile(
+        r"\bcant (?:get|find) (?:her|his|my|their|the) words\b|\bwords (?:out|wrong|jumbled)\b|\bslurr\w*|"
+        r"\bno (?:puede|puedo) hablar\b|\bhabla (?:raro|mal)\b|\bmaking no sense\b|\bnot making sense\b"
+    ),
+    "limb": re.compile(
+        r"\b(?:arm|leg|hand|side)\b (?:\w+ )?(?:flopped|went limp|is limp|went dead|is dead|gave way|wont move|numb|weak)\b|"
+        r"\bcant (?:lift|raise|move|feel) (?:her|his|my|their) (?:arm|leg|hand)\b|\bno puede (?:levantar|mover) el brazo\b"
+    ),
+    "face": re.compile(r"\bface\b.{0,20}\b(?:droop\w*|crooked|lopsided|fallen|torcida|caida)\b|\bcara torcida\b"),
+    "wound": re.compile(
+        r"\bstabbed\b|\bstab wound\b|\bgunshot\b|\bshot (?:in|through)\b|\bimpaled\b|\bdeep (?:cut|wound|gash)\b|\bapunalad\w*"
+    ),
+    "bleeding": re.compile(r"\bbleed\w*|\bblood\w*|\bsangr\w*"),
+    "heavy": re.compile(
+        r"\b(?:through everything|everywhere|a lot|lots|heavily|wont stop|keeps coming|soaking|pouring|mucho)\b"
+    ),
+    "seizure": re.compile(r"\bseizures?\b|\bfits?\b|\bfitting\b|\bconvuls\w*"),
+    "repeat": re.compile(r"\banother (?:one|seizure|fit)\b|\bagain\b|\bback to back\b|\bbetween them\b"),
+    "unresponsive": re.compile(
+        r"\b(?:isnt|not|wont|hasnt) (?:waking|woken|wake|responding|respond)\b|\bunresponsive\b|\bunconscious\b|\bno responde\b"
+    ),
+    "abdominal": re.compile(
+        r"\b(?:stomach|belly|abdominal|abdomen|tummy|barriga|vientre)\b.{0,15}\b(?:pain|ache|cramp\w*|dolor)\b"
+    ),
+    "extra_dose": re.compile(
+        r"\b(?:twice|double|triple|extra|again|too many|too much|two doses|por duplicado)\b(?! (?:a|per|every|each) (?:day|week|night))"
+    ),
+    "pills": re.compile(r"\b(?:pills?|tablets?|meds|medication|medicine|doses?|insulin|pastillas)\b"),
+    "drowsy": re.compile(r"\b(?:dizzy|drowsy|slow|confused|sleepy|faint|woozy|out of it|mareado|confundid\w*)\b"),
+    "jump": re.compile(
+        r"\b(?:jump|throw myself) (?:off|from|in front of)\b|\b(?:hang|shoot|drown|stab) myself\b|\bstep in front of\b|"
+        r"\btirarme (?:de|por|al)\b"
+    ),
+    "first_person_intent": re.compile(
+        r"\b(?:im going to|i am going to|going to|im gonna|i will|ill|i want to|i plan to|tonight|voy a)\b"
+    ),
+}
+
+# Danger signs counted across pictures, so that combinations nobody wrote a pattern for still
+# raise the alarm ("fell off his bike, was out for a minute, now confused and vomiting"). Core
+# signs are dangerous in themselves (altered consciousness, blue lips, struggling to breathe,
+# fitting, heavy blood loss, a plan to die, a stroke sign); supporting signs are common on their
+# own (fever, vomiting, a fall). Alarm: two core signs, a core sign with a supporting one, or
+# three supporting signs; always subject to the same past/hypothetical/educational gates.
+_BODY = r"(?:lips?|face|skin|fingers?|fingertips|mouth|tongue|nails|hes|shes|he is|she is|is|turning|going|gone|went|looks?|se pone|se puso|esta|se esta poniendo)"
+CORE_SIGNS: dict[str, re.Pattern[str]] = {
+    "intent": re.compile(
+        r"\btonight is the night\b|\bdecided\b|\bgoodbye\b|\blined up\b|\bcant do this anymore\b|\bcant go on\b|"
+        r"\bend (?:it|everything|things|my life)\b|\bterminar con todo\b|\bacabar con todo\b|\bno quiero seguir\b|"
+        r"\bno puedo mas\b|\bya no aguanto\b|\b(?:left a|suicide|goodbye) note\b|\bnote saying\b|\bsorry for everything\b|"
+        r"\bwont be here\b|\bdont want to be here\b|\bdespedid\w*\b|\bdespedirme\b|\bbetter (?:off )?without (?:me|him|her|them)\b|"
+        r"\bno reason to live\b|\bbought a (?:gun|rope)\b|\b(?:gun|rope|pills|tablets) (?:is |are )?(?:ready|prepared|lined up)\b|"
+        r"\btirar(?:me|se) (?:por|de|desde|al)\b|\bjump (?:off|from|out of|in front of)\b|\bthrow (?:myself|himself|herself)\b|"
+        r"\bquitar(?:me|se) la vida\b|\bno quiero vivir\b|\b(?:hoarding|stockpiling|saving up) (?:my |his |her )?(?:pills|meds|tablets)\b|"
+        r"\b(?:take|taking|swallow) them all\b|\b(?:wrote|written|writing|made) (?:my|a) (?:will|goodbye|last)\b|"
+        r"\bwants? to jump\b"
+    ),
+    "convulsing": re.compile(
+        r"\bshaking all over\b|\bjerking\b|\bfitting\b|\bfits\b|\bconvuls\w*|\bseizur\w*|\bstiff and (?:shaking|jerking)\b|"
+        r"\beyes (?:rolled|rolling)\b|\bshaking uncontrollably\b|\bfoaming at the mouth\b|\bataque epileptico\b"
+    ),
+    "airway": re.compile(
+        r"\btongue (?:feels |is |looks |got )?(?:thick|swollen|big|heavy|huge)\b|\bthroat (?:is |feels )?(?:tight|closing|swelling|swollen)\b|"
+        r"\b(?:eyes?|face|lips?) (?:are |is )?(?:puffing|swelling|swollen) (?:shut|closed|up)\b|\bhoarse\b|\bvoice (?:is )?(?:changing|going|hoarse)\b|\bcant swallow\b|\blengua (?:hinchada|gorda)\b|"
+        r"\bgarganta (?:cerrada|se cierra|hinchada)\b|\bse (?:le|me) cierra la garganta\b"
+    ),
+    "cyanosis": re.compile(
+        rf"\b{_BODY}\b.{{0,25}}\b(?:blue|bluish|blueish|purple|purplish|ashen|dusky|grey|gray|azul\w*|morad\w*)\b"
+    ),
+    "breathing": re.compile(
+        r"\b(?:cant|can barely|can hardly|struggling to|struggles to|fighting to|hard to|difficult to|trouble|unable to) "
+        r"(?:breathe|breath|get air|get any air|catch (?:my|his|her|their) breath|talk|speak)\b|\bgasping\b|\bchoking\b|"
+        r"\bstill struggling\b|\binhaler\b.{0,40}\b(?:every \d+ minutes|not helping|isnt helping|no le hace nada|doesnt help|still)\b|"
+        r"\bwhistling\b|\bwheez\w*|\bstridor\b|\bbreathing (?:very |really |so )?(?:fast|rapid\w*|hard|noisily|strangely|slowly|slow|"
+        r"shallow|weird\w*|funny|irregular\w*)\b|\bbarely breathing\b|\bsnoring\b|\bahog\w*|\bno (?:puede|puedo) (?:respirar|hablar)\b|"
+        r"\b(?:le|me) cuesta respirar\b|\brespira (?:muy )?(?:rapido|mal|lento|con dificultad)\b|\bhunden las costillas\b|"
+        r"\bcostillas\b|\bribs\b|\bsilbido\b|\b(?:oxygen|o2|sats?|saturation) (?:\w+ ){0,3}(?:[5-8]\d|9[01])\b"
+    ),
+    "speech": re.compile(
+        r"\btalking nonsense\b|\bspeaking gibberish\b|\bgibberish\b|\bwords (?:are |come out )?(?:jumbled|garbled|wrong|muddled)\b|"
+        r"\bwords (?:stopped|stop|dont|didnt) mak\w* sense\b|\bcant get (?:his|her|my|their) words out\b|\bslurr\w*|"
+        r"\bcant (?:speak|talk) (?:properly|clearly|right)\b|\bhabla (?:raro|rara|mal|arrastrad\w*|enredad\w*)\b|"
+        r"\bno se le entiende\b|\btraba la lengua\b|\bmaking no sense\b"
+    ),
+    "limb": re.compile(
+        r"\bcant hold (?:his|her|my|their) (?:cup|phone|fork|spoon|pen|glass)\b|\b(?:keeps|kept) dropping\b|\bdropping things\b|"
+        r"\b(?:arm|leg|hand|side) (?:is |went |feels |has gone |gone )?(?:weak|numb|limp|dead|heavy|floppy)\b|"
+        r"\bcant (?:move|lift|raise|feel) (?:his|her|my|their|the) (?:\w+ )?(?:arm|leg|hand|side)\b|"
+        r"\bno (?:puede|puedo) (?:mover|levantar) (?:el|la) (?:\w+ )?(?:brazo|pierna|mano|lado)\b|\bbrazo dormido\b"
+    ),
+    "severe_head": re.compile(
+        r"\b(?:pounding|splitting|worst|severe|terrible|thunderclap|excruciating) headache\b|\bpeor dolor de cabeza\b"
+    ),
+    "blood_amount": re.compile(
+        r"\b(?:mouthfuls?|cupfuls?|bright red|lots of|so much|a lot of|pool of|clots?)\b.{0,20}\bblood\b|"
+        r"\bblood\b.{0,20}\b(?:everywhere|wont stop|pouring|pumping|spurting|gushing)\b|\b(?:pumping|spurting|gushing)\b|"
+        r"\b(?:soaked|soaking|drenched)\b|\bthrough the (?:towel|bandage|dressing)\b|\b(?:vomit\w*|throwing up|coughing up) blood\b|"
+        r"\bcoffee grounds\b|\bposos de cafe\b|\b(?:black|tarry) (?:stool|poop|poo)\b|\b(?:muchisima|mucha) sangre\b|\bno (?:para|deja) de sangrar\b|\bvomitando sangre\b|\btosiendo sangre\b|\bsangre a chorros\b"
+    ),
+    "altered": re.compile(
+        r"\b(?:confused(?! (?:about|by|whether|if|as to|with))|confusion|drowsy|very sleepy|really sleepy|so sleepy|"
+        r"not making sense|out for (?:a|about)|knocked out|passed out|blacked out|wont wake|cant wake|hard to wake|"
+        r"unresponsive|unconscious|not responding|not coming round|wont come round|floppy|limp|mumbling|incoherent|"
+        r"out of it|nodding off|wont answer properly|not answering properly|disoriented|delirious|hallucinating|"
+        r"confundid\w*|inconsciente|no responde|no reacciona|no se despierta|no despierta|desorientad\w*)\b"
+    ),
+}
+SUPPORT_SIGNS: dict[str, re.Pattern[str]] = {
+    "post_surgery": re.compile(
+        r"\b(?:after|since) (?:my |his |her |the )?(?:\w+ )?(?:surgery|operation|op|c section|caesarean|cesarea)\b|\bpost ?op\b"
+    ),
+    "trauma": re.compile(
+        r"\b(?:fell|fall|fallen|rolled off|crash\w*|hit by|kicked|knocked|accident|bike|car|stairs|ladder|helmet|banged|"
+        r"cayo|caida|golpe)\b"
+    ),
+    "wound": re.compile(r"\b(?:cut|gash|stabbed|knife|saw|glass|bottle|sierra|cuchillo|se corto|me corte)\b"),
+    "vomiting": re.compile(
+        r"\bvomit\w*|\bthrowing up\b|\bthrew up\b|\b(?:keep|keeps|kept) being sick\b|\bvomitando\b|\bganas de vomitar\b"
+    ),
+    "long_time": re.compile(
+        r"\b(?:more than|over|longer than|for|going on for|its been|it has been|been) (?:(?:about|almost|nearly) )?"
+        r"(?:\d+|five|ten|fifteen) (?:minutes|mins)\b|\bmas de (?:\d+|cinco|diez) minutos\b|\blleva \d+ minutos\b|"
+        r"\bone after another\b|\bin between\b"
+    ),
+    "means": re.compile(r"\b(?:pills|tablets|rope|bridge|gun|razor|blade|window|pastillas|cuerda|puente|ventana)\b"),
+    "night": re.compile(
+        r"\b(?:tonight|esta noche)\b|\bwhen (?:everyone|everybody) (?:is|s) (?:asleep|gone|out)\b|\b(?:going to|gonna) do it\b"
+    ),
+    "swelling": re.compile(r"\bswell\w*|\bswollen\b|\bhinchad\w*|\bhinch\w*"),
+    "exposure": re.compile(
+        r"\b(?:sting|stung|hornet|bee|wasp|insect|bitten|injection|jab|shot|ate|eaten|peanuts?|nuts?|shellfish|shrimp|"
+        r"sesame|antibiotic|new (?:medicine|medication)|picadura|avispa|abeja|comi)\b"
+    ),
+    "itch": re.compile(r"\bhives\b|\bitchy\b|\bitching\b|\brash all over\b|\bronchas\b|\burticaria\b|\bpicor\b"),
+    "ingestion": re.compile(
+        r"\b(?:drank|swallowed|got into|bebio|se bebio|trago|se trago|se comio|empty bottle)\b|"
+        r"\bate (?:most|all|some|half|a lot) of\b|\bfound (?:my|her|his|the) (?:\w+ )?(?:pills|tablets|medicine|meds)\b"
+    ),
+    "medicine": re.compile(
+        r"\b(?:pills|tablets|meds|medicine|medication|sleeping tablets|pastillas|tabletas|comprimidos|un monton)\b"
+    ),
+    "vision": re.compile(
+        r"\b(?:spots|flashing|blurr\w*|double vision|vision is double|seeing double|lost vision|cant see)\b"
+    ),
+    "anticoagulant": re.compile(
+        r"\b(?:warfarin|blood thinners?|anticoagulant\w*|apixaban|rivaroxaban|eliquis|xarelto|sintrom)\b"
+    ),
+    "fever": re.compile(
+        r"\bfever\w*|\b(?:temp|temperature) (?:of |is |was |at )?(?:3[89]|4[0-2]|10[1-6])\b|\bhigh temp\w*|\bfiebre\b"
+    ),
+    "rigors": re.compile(r"\bshaking\b|\bshivering\b|\bchills\b|\brigors\b|\btiritando\b"),
+    "tachycardia": re.compile(r"\bheart (?:is )?(?:racing|pounding)\b|\bpulse (?:is )?(?:racing|very fast)\b"),
+    "not_feeding": re.compile(r"\b(?:wont|not|isnt|refusing to) (?:feed|feeding|eat|eating|drink|drinking)\b"),
+    "not_answering": re.compile(r"\b(?:isnt|not|wont) (?:answering|picking up)\b|\bno contesta\b"),
+    "shock": re.compile(
+        r"\blightheaded\b|\blight headed\b|\bclammy\b|\bsweaty\b|\bpale\b|\bfaint\b|\bmareado\b|\bpalid[oa]\b|\bsudor frio\b"
+    ),
+    "pain": re.compile(
+        r"\b(?:severe|terrible|really bad|worst|excruciating|unbearable) (?:\w+ )?pain\b|\bduele mucho\b"
+    ),
+}
+# Which emergency guidance a combination of core signs gets (first match wins).
+_SIGN_CATEGORY = (
+    ("intent", "self_harm"),
+    ("convulsing", "seizure"),
+    ("airway", "anaphylaxis"),
+    ("cyanosis", "breathing"),
+    ("breathing", "breathing"),
+    ("speech", "stroke"),
+    ("limb", "stroke"),
+    ("severe_head", "stroke"),
+    ("blood_amount", "bleeding"),
+    ("altered", "unconscious"),
+)
+# Pairs of supporting signs never count; listed here are core/supporting pairs that don't either.
+_HARMLESS_PAIRS = frozenset({frozenset({"breathing", "exposure"})})
+
+# A diagnosed, familiar pattern the person is asking about ("my usual migraine aura").
+_KNOWN_HARMLESS = re.compile(r"\b(?:migraines?|aura|my usual|as usual|always get|i often get|i usually get)\b")
+
+
+def _danger_signs(norm: str) -> Finding | None:
+    core = [name for name, rx in CORE_SIGNS.items() if rx.search(norm)]
+    support = [name for name, rx in SUPPORT_SIGNS.items() if rx.search(norm)]
+    if len(core) + len(support) == 2 and frozenset(core + support) in _HARMLESS_PAIRS:
+        return None
+    alarm = len(core) >= 2 or (len(core) == 1 and len(support) >= 1) or len(support) >= 3
+    if not alarm or _KNOWN_HARMLESS.search(norm):
+        return None
+    category = next((cat for sign, cat in _SIGN_CATEGORY if sign in core), "general")
+    return Finding(category, "strong", " + ".join(core + support))
+
+
+PICTURES: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
+    # category, any of these concept combinations (all concepts in a combination must occur)
+    ("chest_pain", (("chest", "severe_pain"), ("chest", "sweating"), ("chest", "breathless"), ("chest", "radiating"))),
+    ("stroke", (("speech", "limb"), ("speech", "face"), ("face", "limb"))),
+    ("bleeding", (("wound", "bleeding"), ("bleeding", "heavy", "drowsy"))),
+    ("seizure", (("seizure", "unresponsive"), ("seizure", "repeat"))),
+    ("overdose", (("pills", "extra_dose", "drowsy"),)),
+    ("self_harm", (("jump", "first_person_intent"),)),
+)
+PREGNANCY_PICTURES: tuple[tuple[str, ...], ...] = (
+    ("abdominal", "severe_pain"),
+    ("abdominal", "bleeding"),
+    ("bleeding", "heavy"),
+)
+
+
+def _pictures(norm: str, pregnant: bool) -> list[Finding]:
+    present = {name for name, rx in CONCEPTS.items() if rx.search(norm)}
+    found = []
+    for category, combos in PICTURES:
+        for combo in combos:
+            if all(c in present for c in combo):
+                found.append(Finding(category, "strong", " + ".join(combo)))
+                break
+    if pregnant:
+        for combo in PREGNANCY_PICTURES:
+            if all(c in present for c in combo):
+                found.append(Finding("pregnancy", "strong", " + ".join(combo)))
+                break
+    return found
 
 
 @dataclass(frozen=True)
@@ -536,6 +783,10 @@ def red_flags(message: str, profile: PatientProfile | None = None) -> list[Findi
         found.append(Finding("sepsis", "strong", "infection with sepsis signs"))
     if _dangerous_glucose(norm):
         found.append(Finding("diabetic", "strong", "blood glucose in the danger range"))
+    found.extend(_pictures(norm, pregnant))
+    combined = _danger_signs(norm)
+    if combined is not None:
+        found.append(combined)
     found = [f for f in found if f.strength == "strong" or not _benign_explanation(f.category, norm)]
     return found
 

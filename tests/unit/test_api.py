@@ -338,3 +338,27 @@ def test_openai_generator_against_our_own_server(server: dict[str, Any]) -> None
     gen = openai_mod.OpenAIGenerator(llm)
     deltas = list(gen.stream([ChatMessage("user", "What is asthma?")], GenerationParams(max_new_tokens=64)))
     assert len(deltas) > 1 and "airways" in "".join(deltas)
+
+
+def test_client_disconnect_mid_stream_frees_the_slot(server: dict[str, Any]) -> None:
+    gen: ScriptedGenerator = server["gen"]
+    limiter = server["app"].state.limiter
+    gen.gate.clear()
+    try:
+        with httpx.stream(
+            "POST",
+            server["url"] + "/v1/chat/completions",
+            json={"stream": True, "messages": [{"role": "user", "content": "hold asthma please"}]},
+            timeout=30,
+        ) as r:
+            first = next(r.iter_lines())
+            assert first.startswith("data: ")
+            assert limiter.stats().active == 1
+        # the client hung up while the model was still "thinking"
+    finally:
+        gen.gate.set()
+    deadline = time.monotonic() + 10
+    while limiter.stats().active:
+        assert time.monotonic() < deadline, limiter.stats()
+        time.sleep(0.02)
+    assert len(server["app"].state.service.sessions) == 0

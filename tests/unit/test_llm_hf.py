@@ -231,6 +231,35 @@ def test_cuda_requested_without_gpu(tiny_dir: Path) -> None:
         HFGenerator(LLMSettings(model=str(tiny_dir), device="cuda"), Path("unused"))
 
 
+def test_cpu_int8_by_default_close_to_float(tiny_dir: Path) -> None:
+    int8 = HFGenerator(LLMSettings(model=str(tiny_dir)), Path("u"))
+    exact = HFGenerator(LLMSettings(model=str(tiny_dir), cpu_int8=False), Path("u"))
+    assert int8.loaded.quantization == "int8-dynamic"
+    assert "Quantized" in type(int8.model.model.layers[0].mlp.up_proj).__name__
+    assert type(exact.model.model.layers[0].mlp.up_proj).__name__ == "Linear"
+    ids = torch.tensor([exact.encode_prompt(USER)])
+    with torch.inference_mode():
+        a = exact.model(input_ids=ids).logits
+        b = int8.model(input_ids=ids).logits
+    assert (a - b).abs().max() < 0.05 * a.abs().max()
+
+
+def test_prefix_cache_reuses_previous_turn_with_same_output(tiny_dir: Path) -> None:
+    opts = {"model": str(tiny_dir), "max_new_tokens": 6, "cpu_int8": False}
+    cached = HFGenerator(LLMSettings(**opts), Path("u"))
+    plain = HFGenerator(LLMSettings(**opts, prefix_cache=False), Path("u"))
+    first = generate(cached, USER)
+    assert cached.last_stats.reused_prompt_tokens == 0
+    turn2 = [*USER, ChatMessage("assistant", first), ChatMessage("user", "And how is it treated?")]
+    second = generate(cached, turn2)
+    assert cached.last_stats.reused_prompt_tokens >= len(cached.encode_prompt(USER)) - 1
+    assert second == generate(plain, turn2)
+    assert plain.last_stats.reused_prompt_tokens == 0
+    # an unrelated prompt starts from scratch and still matches
+    other = [ChatMessage("system", "Rules."), ChatMessage("user", "Fever in a baby?")]
+    assert generate(cached, other) == generate(plain, other)
+
+
 # --- adapters ---------------------------------------------------------------------------------
 
 
@@ -253,11 +282,10 @@ def make_adapter(base_dir: Path, out: Path, *, init_nonzero: bool = True) -> Pat
 
 def test_adapter_changes_output_and_merge_matches_unmerged(tiny_dir: Path, tmp_path: Path) -> None:
     adapter = make_adapter(tiny_dir, tmp_path / "adapter")
-    base = HFGenerator(LLMSettings(model=str(tiny_dir), max_new_tokens=8), Path("u"))
-    merged = HFGenerator(LLMSettings(model=str(tiny_dir), adapter=str(adapter), max_new_tokens=8), Path("u"))
-    unmerged = HFGenerator(
-        LLMSettings(model=str(tiny_dir), adapter=str(adapter), merge_adapter=False, max_new_tokens=8), Path("u")
-    )
+    exact = {"model": str(tiny_dir), "max_new_tokens": 8, "cpu_int8": False}
+    base = HFGenerator(LLMSettings(**exact), Path("u"))
+    merged = HFGenerator(LLMSettings(**exact, adapter=str(adapter)), Path("u"))
+    unmerged = HFGenerator(LLMSettings(**exact, adapter=str(adapter), merge_adapter=False), Path("u"))
     assert "lora:adapter" in merged.name
     assert type(merged.model).__name__ == "LlamaForCausalLM"  # merged away
     assert type(unmerged.model).__name__.startswith("PeftModel")

@@ -10,7 +10,7 @@ import pytest
 
 from chatbot import prompts
 from chatbot.safety import triage
-from chatbot.safety.evaluate import DEFAULT_SET, HOLDOUT_SET, EXPECTED, evaluate, load, triage_label
+from chatbot.safety.evaluate import DEFAULT_SET, EXPECTED, HOLDOUT_SET, evaluate, load, triage_label
 from chatbot.safety.lexicon import correct_token, detect_language, normalize
 from chatbot.types import ChatMessage, PatientProfile
 
