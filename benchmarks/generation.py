@@ -5,6 +5,7 @@ Same model (the embedded SmolLM2-135M-Instruct; llama.cpp reads its Q4_1 GGUF di
 
     .venv/bin/python benchmarks/generation.py --threads 2
     .venv/bin/python benchmarks/generation.py --paths default,4bit --max-new 32   # a subset
+    .venv/bin/python benchmarks/generation.py --loads   # first (converting) vs second load
 
 llama.cpp runs through ``llama-cpp-python`` in its own environment (``--llama-python``, default
 ``bench-venv/bin/python``; create it with
@@ -206,6 +207,41 @@ def run_llamacpp(args: argparse.Namespace, prompt_ids: list[int]) -> dict[str, A
     return row
 
 
+def load_worker(data_dir: str) -> None:
+    """One fresh process: time HFGenerator construction (imports excluded) for the default model."""
+    import torch  # noqa: F401  (imported before the clock starts, like a running app)
+    import transformers  # noqa: F401
+
+    from chatbot.llm.hf import HFGenerator
+    from chatbot.settings import load_settings
+
+    settings = load_settings(data_dir=data_dir)
+    t0 = time.perf_counter()
+    HFGenerator(settings.llm, cache_dir=settings.model_cache_dir)
+    print(json.dumps({"seconds": time.perf_counter() - t0}))
+
+
+def compare_loads() -> int:
+    """First load of the default model (GGUF conversion) against the second (cached checkpoint)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="healthbot-load-") as tmp:
+        times = []
+        for _ in range(2):
+            proc = subprocess.run(
+                [sys.executable, __file__, "--load-worker", tmp], capture_output=True, text=True, timeout=1800
+            )
+            if proc.returncode != 0:
+                raise SystemExit(proc.stderr.strip().splitlines()[-1])
+            times.append(json.loads(proc.stdout.strip().splitlines()[-1])["seconds"])
+    print(f"\nload average {os.getloadavg()[0]:.1f}\n")
+    print("| load of the default model | seconds |\n|---|---|")
+    print(f"| first (convert GGUF -> safetensors cache) | {times[0]:.1f} |")
+    print(f"| second (cached checkpoint) | {times[1]:.1f} |")
+    print(f"| speed-up | {times[0] / times[1]:.1f}x |")
+    return 0
+
+
 def fmt(v: Any, spec: str) -> str:
     return "-" if v is None else format(v, spec)
 
@@ -219,11 +255,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--llama-python", default=str(REPO / "bench-venv" / "bin" / "python"))
     ap.add_argument("--data-dir", default=str(REPO / "data"), help="where the converted model cache lives")
     ap.add_argument("--json", help="also write the rows to this JSON file")
+    ap.add_argument("--loads", action="store_true", help="only compare first (converting) and second load times")
     ap.add_argument("--llama-worker", help=argparse.SUPPRESS)
+    ap.add_argument("--load-worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.llama_worker:
         llama_worker(args.llama_worker)
         return 0
+    if args.load_worker:
+        load_worker(args.load_worker)
+        return 0
+    if args.loads:
+        return compare_loads()
 
     import torch
 

@@ -8,6 +8,10 @@ Baselines, measured in the same run:
 * ``patterns-only``: our red-flag patterns without the context rules (education, past,
   hypothetical, personal, happening now), to show what the context rules buy.
 Latency is per message, median over ``--repeat`` passes of each whole file, one CPU thread.
+
+With the shared data present (``--shared-data``, default ``../shared/data``), the false-alarm
+check is repeated on text never used for tuning: the LiveQA-Med consumer questions (subject +
+message) and the questions of a random sample of MedQuAD documents.
 """
 
 from __future__ import annotations
@@ -57,10 +61,41 @@ def per_message_ms(items: list[Item], fn: Callable[[str], str], repeat: int) -> 
     return statistics.median(times)
 
 
+def external_questions(shared: Path, medquad_files: int) -> dict[str, list[str]]:
+    """Consumer and reference health questions from the shared data (all non-emergencies in the
+    main, so every alarm raised on them is a candidate false alarm)."""
+    import random
+    import xml.etree.ElementTree as ET
+
+    sets: dict[str, list[str]] = {}
+    liveqa = shared / "liveqa_med_dev" / "questions.xml"
+    if liveqa.is_file():
+        qs = []
+        for q in ET.parse(liveqa).getroot().iter("NLM-QUESTION"):
+            subject, message = q.find(".//SUBJECT"), q.find(".//MESSAGE")
+            text = f"{(subject.text or '') if subject is not None else ''}. {(message.text or '') if message is not None else ''}"
+            if text.strip(". "):
+                qs.append(" ".join(text.split()))
+        sets["LiveQA-Med dev questions"] = qs
+    medquad = sorted((shared / "MedQuAD").rglob("*.xml")) if (shared / "MedQuAD").is_dir() else []
+    if medquad:
+        rng = random.Random(0)
+        qs = []
+        for path in rng.sample(medquad, min(medquad_files, len(medquad))):
+            try:
+                qs.extend(q.text.strip() for q in ET.parse(path).getroot().iter("Question") if q.text)
+            except ET.ParseError:
+                continue
+        sets[f"MedQuAD questions ({min(medquad_files, len(medquad))} random files)"] = qs
+    return sets
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--details", action="store_true", help="print per-category tables and errors for ours")
+    parser.add_argument("--shared-data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--medquad-files", type=int, default=400)
     args = parser.parse_args()
     systems = [("healthbot triage", ours), ("patterns-only", patterns_only), ("keywords", keywords)]
     normalize("warm up")
@@ -90,6 +125,23 @@ def main() -> int:
             print()
             print(format_report(str(path), evaluate(items, ours)))
         print()
+    external = external_questions(args.shared_data, args.medquad_files)
+    if external:
+        print("== Health questions never used for tuning (every alarm is a candidate false alarm)")
+        header = f"{'set':44} {'system':18} {'n':>5} {'emergency':>10} {'any non-ok':>11}"
+        print(header)
+        print("-" * len(header))
+        for name, texts in external.items():
+            for system, fn in systems:
+                labels = [fn(t) for t in texts]
+                emergency = sum(1 for x in labels if x == "emergency") / len(labels)
+                non_ok = sum(1 for x in labels if x != "ok") / len(labels)
+                print(f"{name:44} {system:18} {len(labels):>5} {emergency:>10.1%} {non_ok:>11.1%}")
+            if args.details:
+                for t in texts:
+                    result = triage(t)
+                    if result.label != "ok":
+                        print(f"  {result.label} ({result.category}): {t[:160]}")
     return 0
 
 

@@ -59,11 +59,15 @@ def config_from(args: argparse.Namespace, cls: type) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m finetune", description="Fine-tune LoRA/QLoRA adapters for healthbot.")
+    parser = argparse.ArgumentParser(
+        prog="python -m finetune", description="Fine-tune LoRA/QLoRA adapters for healthbot."
+    )
     parser.add_argument("--config", help="Settings YAML (default: $HEALTHBOT_CONFIG); gives data_dir and model cache.")
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
-    add_config_options(sub.add_parser("build-data", help="Build the chat-format dataset from MedQuAD or JSONL."), DataConfig)
+    add_config_options(
+        sub.add_parser("build-data", help="Build the chat-format dataset from MedQuAD or JSONL."), DataConfig
+    )
     add_config_options(sub.add_parser("train", help="Train a LoRA (or 4-bit QLoRA) adapter."), TrainConfig)
     add_config_options(sub.add_parser("evaluate", help="Base versus adapter on the held-out test split."), EvalConfig)
     merge = sub.add_parser("merge", help="Merge an adapter into a full-precision base and save the model.")
@@ -71,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--output", required=True, help="Directory for the merged model (must not exist).")
     merge.add_argument("--base-model", default="", help="Base model (default: the one in the adapter metadata).")
     merge.add_argument("--gguf-file", default=None, help="GGUF file inside base-model.")
-    merge.add_argument("--quantization", default="none", help="How the base would be loaded; only 'none' can be merged.")
+    merge.add_argument(
+        "--quantization", default="none", help="How the base would be loaded; only 'none' can be merged."
+    )
     return parser
 
 
@@ -79,7 +85,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     from chatbot.settings import load_settings
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
     settings = load_settings(args.config)
     if args.command == "build-data":
         from finetune.data import build_dataset
@@ -88,7 +96,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         source = Path(cfg.source).expanduser() if cfg.source else settings.shared_data / "MedQuAD"
         out = Path(cfg.output_dir).expanduser() if cfg.output_dir else settings.data_dir / "finetune" / "dataset"
         manifest = build_dataset(cfg, source, out)
-        print(json.dumps({k: manifest[k] for k in ("examples", "no_source_examples", "skipped", "manifest_sha256")}, indent=2))
+        print(
+            json.dumps(
+                {k: manifest[k] for k in ("examples", "no_source_examples", "skipped", "manifest_sha256")}, indent=2
+            )
+        )
         print(f"dataset written to {out}")
     elif args.command == "train":
         from finetune.train import train
@@ -105,8 +117,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         from finetune.merge import merge_adapter
 
         out = merge_adapter(
-            Path(args.adapter), Path(args.output), settings,
-            base_model=args.base_model or None, gguf_file=args.gguf_file, quantization=args.quantization,
+            Path(args.adapter),
+            Path(args.output),
+            settings,
+            base_model=args.base_model or None,
+            gguf_file=args.gguf_file,
+            quantization=args.quantization,
         )
         print(f"merged model written to {out}")
     return 0

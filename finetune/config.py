@@ -26,10 +26,14 @@ class DataConfig:
     """How MedQuAD (or a JSONL of question/answer pairs) becomes chat-format training examples."""
 
     source: str = field(
-        default="", metadata={"help": "MedQuAD root directory or a JSONL file with question/answer rows; "
-                              "default: <shared_data>/MedQuAD."}
+        default="",
+        metadata={
+            "help": "MedQuAD root directory or a JSONL file with question/answer rows; default: <shared_data>/MedQuAD."
+        },
     )
-    output_dir: str = field(default="", metadata={"help": "Where the dataset is written; default <data_dir>/finetune/dataset."})
+    output_dir: str = field(
+        default="", metadata={"help": "Where the dataset is written; default <data_dir>/finetune/dataset."}
+    )
     validation_share: float = field(default=0.02, metadata={"help": "Share of documents in the validation split."})
     test_share: float = field(default=0.05, metadata={"help": "Share of documents in the test split."})
     num_passages: int = field(default=3, metadata={"help": "Numbered passages per prompt (gold + distractors)."})
@@ -62,13 +66,20 @@ class TrainConfig:
         default=EMBEDDED, metadata={"help": "HF model id or local path; 'embedded' = SmolLM2-135M-Instruct."}
     )
     gguf_file: str | None = field(default=None, metadata={"help": "GGUF file inside base_model (converted once)."})
-    dataset_dir: str = field(default="", metadata={"help": "Dataset from build-data; default <data_dir>/finetune/dataset."})
-    output_dir: str = field(default="", metadata={"help": "Where the adapter goes; default <data_dir>/finetune/adapters/<run_name>."})
+    dataset_dir: str = field(
+        default="", metadata={"help": "Dataset from build-data; default <data_dir>/finetune/dataset."}
+    )
+    output_dir: str = field(
+        default="", metadata={"help": "Where the adapter goes; default <data_dir>/finetune/adapters/<run_name>."}
+    )
     checkpoint_dir: str = field(
-        default="", metadata={"help": "Trainer checkpoints (optimizer states); default <data_dir>/finetune/runs/<run_name>."}
+        default="",
+        metadata={"help": "Trainer checkpoints (optimizer states); default <data_dir>/finetune/runs/<run_name>."},
     )
     run_name: str = field(default="default", metadata={"help": "Name of the run (default directories)."})
-    quantization: str = field(default="none", metadata={"help": "'none' (LoRA) or '4bit' (QLoRA, NF4 via bitsandbytes)."})
+    quantization: str = field(
+        default="none", metadata={"help": "'none' (LoRA) or '4bit' (QLoRA, NF4 via bitsandbytes)."}
+    )
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator (scale = alpha / r)."})
     lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
@@ -77,10 +88,14 @@ class TrainConfig:
     )
     lora_layers: int | None = field(
         default=None,
-        metadata={"help": "Put LoRA only in the top N transformer blocks (None = all). Backward then stops "
-                          "at the lowest adapted block: much cheaper training on CPU."},
+        metadata={
+            "help": "Put LoRA only in the top N transformer blocks (None = all). Backward then stops "
+            "at the lowest adapted block: much cheaper training on CPU."
+        },
     )
-    max_length: int = field(default=512, metadata={"help": "Longest prompt+answer in tokens; longer examples are dropped, never cut."})
+    max_length: int = field(
+        default=512, metadata={"help": "Longest prompt+answer in tokens; longer examples are dropped, never cut."}
+    )
     max_steps: int = field(default=200, metadata={"help": "Optimizer steps (-1 = use num_epochs)."})
     num_epochs: float = field(default=1.0, metadata={"help": "Epochs when max_steps is -1."})
     per_device_batch_size: int = field(default=4, metadata={"help": "Examples per forward pass."})
@@ -88,13 +103,17 @@ class TrainConfig:
     learning_rate: float = field(default=4e-4, metadata={"help": "Peak learning rate."})
     warmup_ratio: float = field(default=0.05, metadata={"help": "Share of steps of linear warm-up."})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
-    gradient_checkpointing: bool = field(default=True, metadata={"help": "Recompute activations (less memory, ~30% slower)."})
+    gradient_checkpointing: bool = field(
+        default=True, metadata={"help": "Recompute activations (less memory, ~30% slower)."}
+    )
     eval_steps: int = field(default=50, metadata={"help": "Evaluate the validation loss every N steps (0 = never)."})
     eval_examples: int = field(default=64, metadata={"help": "Validation examples used for the periodic loss."})
     save_steps: int = field(default=50, metadata={"help": "Write a resumable checkpoint every N steps."})
     save_total_limit: int = field(default=2, metadata={"help": "Checkpoints kept."})
     logging_steps: int = field(default=5, metadata={"help": "Log the training loss every N steps."})
-    train_examples: int | None = field(default=None, metadata={"help": "Use a seeded sample of N training examples (None = all)."})
+    train_examples: int | None = field(
+        default=None, metadata={"help": "Use a seeded sample of N training examples (None = all)."}
+    )
     max_minutes: float | None = field(
         default=None, metadata={"help": "Stop (and save) after this many minutes of training in this invocation."}
     )
@@ -115,8 +134,10 @@ class TrainConfig:
         _check(self.gradient_accumulation_steps >= 1, "gradient_accumulation_steps must be at least 1")
         _check(0 < self.learning_rate < 1, "learning_rate must be in (0, 1)")
         _check(0 <= self.warmup_ratio < 1, "warmup_ratio must be in [0, 1)")
-        _check(self.eval_steps >= 0 and self.save_steps >= 1 and self.logging_steps >= 1,
-               "eval_steps must be >= 0, save_steps and logging_steps >= 1")
+        _check(
+            self.eval_steps >= 0 and self.save_steps >= 1 and self.logging_steps >= 1,
+            "eval_steps must be >= 0, save_steps and logging_steps >= 1",
+        )
         _check(self.save_total_limit >= 1, "save_total_limit must be at least 1")
         _check(self.eval_examples >= 1, "eval_examples must be at least 1")
         _check(self.train_examples is None or self.train_examples >= 1, "train_examples must be at least 1")
@@ -145,16 +166,24 @@ class EvalConfig:
         default=False,
         metadata={"help": "Only score the base model; its results are cached and reused by later adapter runs."},
     )
-    base_model: str = field(default="", metadata={"help": "Base model; default: the one recorded in the adapter metadata."})
+    base_model: str = field(
+        default="", metadata={"help": "Base model; default: the one recorded in the adapter metadata."}
+    )
     gguf_file: str | None = field(default=None, metadata={"help": "GGUF file inside base_model."})
-    dataset_dir: str = field(default="", metadata={"help": "Dataset from build-data; default <data_dir>/finetune/dataset."})
+    dataset_dir: str = field(
+        default="", metadata={"help": "Dataset from build-data; default <data_dir>/finetune/dataset."}
+    )
     split: str = field(default="test", metadata={"help": "Split to evaluate."})
     limit: int | None = field(
         default=320, metadata={"help": "N examples of the split, a fixed seeded sample (None = all)."}
     )
     batch_size: int = field(default=16, metadata={"help": "Generation batch size (left padding)."})
-    max_new_tokens: int = field(default=96, metadata={"help": "Generation cap; a generation that reaches it did not stop."})
-    output: str = field(default="", metadata={"help": "Report path stem; default <adapter>/eval (writes .json and .md)."})
+    max_new_tokens: int = field(
+        default=96, metadata={"help": "Generation cap; a generation that reaches it did not stop."}
+    )
+    output: str = field(
+        default="", metadata={"help": "Report path stem; default <adapter>/eval (writes .json and .md)."}
+    )
     threads: int | None = field(default=None, metadata={"help": "torch CPU threads (None = torch default)."})
     bootstrap_resamples: int = field(default=2000, metadata={"help": "Paired bootstrap resamples for the intervals."})
 

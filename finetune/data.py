@@ -133,8 +133,53 @@ def passage_text(text: str, words: int, must_include: Sequence[str]) -> str:
 def to_chunk(doc: Document, text: str) -> Chunk:
     from knowledge.documents import Chunk
 
-    return Chunk(id=f"{doc.id}#0", doc_id=doc.id, text=text, title=doc.title, question=doc.question,
-                 url=doc.url, source=doc.source, license=doc.license)
+    return Chunk(
+        id=f"{doc.id}#0",
+        doc_id=doc.id,
+        text=text,
+        title=doc.title,
+        question=doc.question,
+        url=doc.url,
+        source=doc.source,
+        license=doc.license,
+    )
+
+
+def read_qa_jsonl(path: Path) -> list[Document]:
+    """Question/answer pairs, one JSON object a line: ``question`` and ``answer`` (or ``text``),
+    optional ``id``, ``title`` (the topic; rows sharing it share a split) and ``url``."""
+    from knowledge.documents import Document
+    from knowledge.sources._common import clean_text
+
+    docs = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise FinetuneError(f"could not read {path}: {err}") from None
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise FinetuneError(f"{path}:{n} is not JSON (expected one object a line)") from None
+        if not isinstance(row, dict):
+            raise FinetuneError(f"{path}:{n} is not a JSON object")
+        question = str(row.get("question") or "").strip()
+        answer = clean_text(str(row.get("answer") or row.get("text") or ""))
+        if not question or not answer:
+            continue
+        docs.append(
+            Document(
+                id=str(row.get("id") or f"{path.stem}_{n}"),
+                text=answer,
+                title=str(row.get("title") or question),
+                question=question,
+                url=str(row.get("url") or ""),
+                source=path.stem,
+            )
+        )
+    return docs
 
 
 def load_documents(source: Path, max_examples: int | None = None) -> list[Document]:
@@ -147,9 +192,7 @@ def load_documents(source: Path, max_examples: int | None = None) -> list[Docume
 
             docs, _ = read_medquad(source)
         elif source.is_file():
-            from knowledge.sources.jsonl import read_jsonl
-
-            docs, _ = read_jsonl(source)
+            docs = read_qa_jsonl(source)
         else:
             raise FinetuneError(f"data source not found: {source} (give a MedQuAD directory or a JSONL file)")
     except KnowledgeError as err:
@@ -171,8 +214,10 @@ class _Distractors:
         self.docs = list(docs)
         self._stemmer = Stemmer.Stemmer("english")
         self._bm25 = bm25s.BM25()
-        self._bm25.index(bm25s.tokenize([d.text for d in self.docs], stopwords="en", stemmer=self._stemmer,
-                                        show_progress=False), show_progress=False)
+        self._bm25.index(
+            bm25s.tokenize([d.text for d in self.docs], stopwords="en", stemmer=self._stemmer, show_progress=False),
+            show_progress=False,
+        )
 
     def ranked(self, questions: list[str], k: int) -> list[list[int]]:
         import bm25s
@@ -201,7 +246,8 @@ def build_examples(docs: Sequence[Document], split: str, cfg: DataConfig, counts
         no_source = rng.random() < cfg.no_source_share
         picked: list[Document] = []
         if no_source:
-            related = {topic_key(docs[j]) for j in ranked[i][:20]}
+            # The closest lexical matches might answer it after all; random others will not.
+            related = {topic_key(docs[j]) for j in ranked[i][: max(1, min(20, len(docs) // 10))]}
             pool = [j for j in rng.sample(range(len(docs)), min(len(docs), 8 * cfg.num_passages))]
             for j in pool:
                 d = docs[j]
@@ -232,10 +278,7 @@ def build_examples(docs: Sequence[Document], split: str, cfg: DataConfig, counts
             gold = rng.randrange(cfg.num_passages) + 1
             picked = list(distractors)
             picked.insert(gold - 1, doc)
-            chunks = [
-                to_chunk(d, passage_text(d.text, cfg.passage_words, answer if d is doc else ()))
-                for d in picked
-            ]
+            chunks = [to_chunk(d, passage_text(d.text, cfg.passage_words, answer if d is doc else ())) for d in picked]
             target = cite(answer, gold)
             reference = " ".join(answer)
         messages = build_messages(question, chunks)
@@ -296,8 +339,9 @@ def build_dataset(cfg: DataConfig, source: Path, output_dir: Path) -> dict[str, 
     # Written beside the target and renamed into place: a reader never sees half a dataset.
     tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
     try:
-        DatasetDict({s: Dataset.from_list(rows[s]) if rows[s] else Dataset.from_dict({k: [] for k in Example.__dataclass_fields__})
-                     for s in SPLITS}).save_to_disk(str(tmp / "hf"))
+        # Empty splits are left out (datasets cannot reload a zero-shard split); load_split
+        # answers them from the manifest.
+        DatasetDict({s: Dataset.from_list(rows[s]) for s in SPLITS if rows[s]}).save_to_disk(str(tmp / "hf"))
         for s in SPLITS:
             with (tmp / f"{s}.jsonl").open("w", encoding="utf-8") as f:
                 for r in rows[s]:
@@ -333,7 +377,11 @@ def load_split(dataset_dir: Path, split: str) -> Any:
     """One split as a ``datasets.Dataset``."""
     from datasets import load_from_disk
 
-    read_manifest(dataset_dir)
+    manifest = read_manifest(dataset_dir)
+    if split in SPLITS and manifest["examples"].get(split) == 0:
+        from datasets import Dataset
+
+        return Dataset.from_list([])
     dd = load_from_disk(str(dataset_dir / "hf"))
     if split not in dd:
         raise FinetuneError(f"dataset at {dataset_dir} has no split {split!r} (have: {', '.join(dd.keys())})")

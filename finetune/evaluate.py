@@ -108,7 +108,9 @@ class BatchedScorer:
                 out = model(input_ids=torch.tensor([self.prefix]), use_cache=True, logits_to_keep=1)
             self._prefix_cache = out.past_key_values
 
-    def run(self, prompts: Sequence[Sequence[int]], references: Sequence[Sequence[int]], max_new_tokens: int) -> list[Generation]:
+    def run(
+        self, prompts: Sequence[Sequence[int]], references: Sequence[Sequence[int]], max_new_tokens: int
+    ) -> list[Generation]:
         import torch
 
         lp = len(self.prefix)
@@ -131,8 +133,14 @@ class BatchedScorer:
             cache = copy.deepcopy(self._prefix_cache)
             cache.batch_repeat_interleave(b)
         with torch.no_grad():
-            out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
-                             use_cache=True, logits_to_keep=1)
+            out = self.model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=pos,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
         cache = out.past_key_values
         first_logits = out.logits[:, -1, :].float()
         nll = self._reference_nll(copy.deepcopy(cache), mask, lengths, first_logits, references)
@@ -148,7 +156,9 @@ class BatchedScorer:
     def _ids_to_text(self, ids: list[int]) -> str:
         return str(self.decode(ids, skip_special_tokens=True)).strip() if self.decode else ""
 
-    def _reference_nll(self, cache: Any, mask: Any, lengths: Any, first_logits: Any, references: Sequence[Sequence[int]]) -> list[float]:
+    def _reference_nll(
+        self, cache: Any, mask: Any, lengths: Any, first_logits: Any, references: Sequence[Sequence[int]]
+    ) -> list[float]:
         import torch
 
         b = len(references)
@@ -160,13 +170,20 @@ class BatchedScorer:
             ref_mask[i, : len(r)] = 1
         pos = lengths[:, None] + torch.arange(width)[None, :]
         with torch.no_grad():
-            out = self.model(input_ids=ids, attention_mask=torch.cat([mask, ref_mask], dim=1), position_ids=pos,
-                             past_key_values=cache, use_cache=True)
+            out = self.model(
+                input_ids=ids,
+                attention_mask=torch.cat([mask, ref_mask], dim=1),
+                position_ids=pos,
+                past_key_values=cache,
+                use_cache=True,
+            )
         logits = torch.cat([first_logits[:, None, :], out.logits[:, :-1, :].float()], dim=1)
         logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, :, None]).squeeze(-1)
         return [float(-(logp[i] * ref_mask[i]).sum() / ref_mask[i].sum()) for i in range(b)]
 
-    def _greedy(self, cache: Any, mask: Any, lengths: Any, logits: Any, max_new_tokens: int) -> tuple[list[list[int]], list[bool]]:
+    def _greedy(
+        self, cache: Any, mask: Any, lengths: Any, logits: Any, max_new_tokens: int
+    ) -> tuple[list[list[int]], list[bool]]:
         import torch
 
         b = logits.shape[0]
@@ -183,23 +200,34 @@ class BatchedScorer:
             feed = torch.where(done, torch.full_like(nxt, self.pad_id), nxt)
             mask = torch.cat([mask, torch.ones((b, 1), dtype=mask.dtype)], dim=1)
             with torch.no_grad():
-                o = self.model(input_ids=feed[:, None], attention_mask=mask, position_ids=(lengths + step)[:, None],
-                               past_key_values=cache, use_cache=True)
+                o = self.model(
+                    input_ids=feed[:, None],
+                    attention_mask=mask,
+                    position_ids=(lengths + step)[:, None],
+                    past_key_values=cache,
+                    use_cache=True,
+                )
             cache = o.past_key_values
             logits = o.logits[:, -1, :].float()
         stopped = [bool(g) and g[-1] == self.eos_id for g in out]
         return out, stopped
 
 
-def score_model(model: Any, tokenizer: Any, examples: Sequence[dict[str, Any]], cfg: EvalConfig, label: str) -> tuple[list[Generation], float]:
+def score_model(
+    model: Any, tokenizer: Any, examples: Sequence[dict[str, Any]], cfg: EvalConfig, label: str
+) -> tuple[list[Generation], float]:
     """Generations + NLL for every example (batched), and the seconds it took."""
     from tqdm.auto import tqdm
 
     from finetune.train import prompt_text
 
     model.eval()
-    prompts = [tokenizer(prompt_text(tokenizer, ex["messages"]), add_special_tokens=False)["input_ids"] for ex in examples]
-    refs = [tokenizer(ex["target"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for ex in examples]
+    prompts = [
+        tokenizer(prompt_text(tokenizer, ex["messages"]), add_special_tokens=False)["input_ids"] for ex in examples
+    ]
+    refs = [
+        tokenizer(ex["target"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for ex in examples
+    ]
     t0 = time.perf_counter()
     scorer = BatchedScorer(model, tokenizer.eos_token_id, tokenizer.pad_token_id, prompts[0][: common_prefix(prompts)])
     scorer.decode = tokenizer.decode
@@ -209,7 +237,9 @@ def score_model(model: Any, tokenizer: Any, examples: Sequence[dict[str, Any]], 
     slots: list[Generation | None] = [None] * len(examples)
     for start in tqdm(range(0, len(order), cfg.batch_size), desc=f"evaluating {label}", unit="batch"):
         idx = order[start : start + cfg.batch_size]
-        for i, g in zip(idx, scorer.run([prompts[i] for i in idx], [refs[i] for i in idx], cfg.max_new_tokens), strict=True):
+        for i, g in zip(
+            idx, scorer.run([prompts[i] for i in idx], [refs[i] for i in idx], cfg.max_new_tokens), strict=True
+        ):
             slots[i] = g
     results = [g for g in slots if g is not None]
     return results, time.perf_counter() - t0
@@ -371,8 +401,12 @@ def evaluate(cfg: EvalConfig, settings: Settings) -> dict[str, Any]:
         log.info("base results reused from %s", cache_path)
         base_gens, base_s = cached
     if adapter_dir is None:
-        return {"base_cache": str(cache_path), "n": n, "seconds": {"base": base_s},
-                "markdown": f"base model scored on {n} examples in {base_s:.0f} s; cached at {cache_path}"}
+        return {
+            "base_cache": str(cache_path),
+            "n": n,
+            "seconds": {"base": base_s},
+            "markdown": f"base model scored on {n} examples in {base_s:.0f} s; cached at {cache_path}",
+        }
 
     from peft import PeftModel
 
@@ -380,8 +414,20 @@ def evaluate(cfg: EvalConfig, settings: Settings) -> dict[str, Any]:
     model = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
     tuned_gens, tuned_s = score_model(model, tokenizer, examples, cfg, "adapter")
     del model
-    return _report(cfg, settings, adapter_dir, meta, base_model, manifest, examples, num_passages,
-                   base_gens, base_s, tuned_gens, tuned_s)
+    return _report(
+        cfg,
+        settings,
+        adapter_dir,
+        meta,
+        base_model,
+        manifest,
+        examples,
+        num_passages,
+        base_gens,
+        base_s,
+        tuned_gens,
+        tuned_s,
+    )
 
 
 def _report(
@@ -410,8 +456,13 @@ def _report(
         sims[label] = (vecs * ref_vecs).sum(axis=1)
     rows: list[dict[str, Any]] = []
     for i, ex in enumerate(examples):
-        row: dict[str, Any] = {"id": ex["id"], "question": ex["question"], "reference": ex["reference"],
-                               "no_source": ex["no_source"], "gold_index": ex["gold_index"]}
+        row: dict[str, Any] = {
+            "id": ex["id"],
+            "question": ex["question"],
+            "reference": ex["reference"],
+            "no_source": ex["no_source"],
+            "gold_index": ex["gold_index"],
+        }
         for label, gens in (("base", base_gens), ("adapter", tuned_gens)):
             m = example_metrics(ex, gens[i], num_passages)
             m["embedding_similarity"] = float(sims[label][i])

@@ -29,8 +29,11 @@ QUANTIZED_REFUSAL = (
 
 
 def _is_quantized(model: Any) -> bool:
-    return bool(getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False)
-                or getattr(model.config, "quantization_config", None))
+    return bool(
+        getattr(model, "is_loaded_in_4bit", False)
+        or getattr(model, "is_loaded_in_8bit", False)
+        or getattr(model.config, "quantization_config", None)
+    )
 
 
 def merge_adapter(

@@ -8,6 +8,7 @@ Format (a flat JSON object, ``format`` = 1)::
       "base_sha256": "<hex>",                # identity of the base weights (see base_identity)
       "base_identity": "gguf-source" | "checkpoint-files",
       "quantization": "none" | "4bit",       # how the base was loaded while training
+      "model_type": "llama", "hidden_size": 576, "num_hidden_layers": 30, "vocab_size": 49152,
       "data_manifest_sha256": "<hex>",       # manifest_sha256 of the dataset (finetune.data)
       "hyperparameters": {...},              # TrainConfig fields that change the result
       "metrics": {...},                      # training/validation loss, steps, tokens/s
@@ -64,11 +65,23 @@ def base_identity(checkpoint: Path) -> tuple[str, str]:
     return "checkpoint-files", h.hexdigest()
 
 
+ARCHITECTURE_KEYS = ("model_type", "hidden_size", "num_hidden_layers", "vocab_size")
+
+
+def architecture(model_config: Any) -> dict[str, Any]:
+    """Shape facts of the base (checked by the LLM loader even when hashes are unavailable)."""
+    return {k: getattr(model_config, k, None) for k in ARCHITECTURE_KEYS}
+
+
 def git_commit(repo: Path | None = None) -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=repo or Path(__file__).resolve().parent.parent,
-            capture_output=True, text=True, timeout=10, check=False,
+            ["git", "rev-parse", "HEAD"],
+            cwd=repo or Path(__file__).resolve().parent.parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -84,9 +97,11 @@ def build_metadata(
     data_manifest_sha256: str,
     hyperparameters: dict[str, Any],
     metrics: dict[str, Any],
+    model_config: Any = None,
 ) -> dict[str, Any]:
     kind, digest = base_identity(checkpoint)
     return {
+        **architecture(model_config),
         "format": METADATA_FORMAT,
         "base_model": base_model,
         "base_sha256": digest,
@@ -116,7 +131,9 @@ def read_metadata(adapter_dir: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        raise FinetuneError(f"adapter metadata {path} is unreadable ({type(err).__name__}); retrain or restore it") from None
+        raise FinetuneError(
+            f"adapter metadata {path} is unreadable ({type(err).__name__}); retrain or restore it"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != METADATA_FORMAT:
         raise FinetuneError(f"adapter metadata {path} has an unknown format")
     return data

@@ -223,7 +223,7 @@ class TimeBudget:
     def __new__(cls, minutes: float) -> Any:
         from transformers import TrainerCallback
 
-        class _TimeBudget(TrainerCallback):  # type: ignore[misc]
+        class _TimeBudget(TrainerCallback):
             def __init__(self) -> None:
                 self.start = time.perf_counter()
 
@@ -389,6 +389,7 @@ def train(cfg: TrainConfig, settings: Settings) -> dict[str, Any]:
             data_manifest_sha256=str(manifest.get("manifest_sha256")),
             hyperparameters=cfg.hyperparameters(),
             metrics={k: v for k, v in metrics.items() if k != "log_history"},
+            model_config=model.get_base_model().config,
         )
         write_metadata(tmp, meta)
         if output_dir.exists():

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatbot.evaluation import metrics as m
-from chatbot.evaluation.batch import reply_record
+from chatbot.evaluation.batch import Responder, reply_record
 from chatbot.evaluation.errors import EvaluationError
 from chatbot.evaluation.pipeline import Pipeline
 
@@ -372,6 +372,8 @@ class SafetySuite(Suite):
         self.path = path
         self.limit = limit
         self.probes = probes  # planted-document probes per configuration
+        self._probe: set[str] = set()
+        self._planted_service: Responder | None = None
 
     def load(self) -> list[EvalItem]:
         import json
@@ -497,6 +499,18 @@ class SafetySuite(Suite):
                 c = Counter(r.reply["triage"] for r in group)
                 conf.append([lab, *[str(c.get(p, 0)) for p in labels]])
             tables.append(Table(f"Confusion: dataset label x triage label ({config})", ["label", *labels], conf))
+            langs = sorted({r.info["lang"] for r in results if r.info["lang"]})
+            if len(langs) > 1:
+                by_lang = []
+                for lab in SAFETY_LABELS:
+                    row = [lab]
+                    for lang in langs:
+                        group = [r for r in results if r.info["label"] == lab and r.info["lang"] == lang]
+                        row.append(
+                            f"{m.mean(r.metrics['correct'] for r in group):.2f} (n={len(group)})" if group else "-"
+                        )
+                    by_lang.append(row)
+                tables.append(Table(f"Correct triage by language ({config})", ["label", *langs], by_lang))
         return tables
 
 

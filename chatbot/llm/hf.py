@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 # A prompt longer than this many characters per allowed token cannot fit even in the best
 # case, so it is refused before tokenizing (a 1 MB paste must not stall the server).
 _MAX_CHARS_PER_TOKEN = 12
+# Prompt tokens are processed in blocks of this size, aligned to absolute positions (see
+# HFGenerator._decode_tokens); it is also the granularity of prefix-cache reuse.
+PREFILL_BLOCK = 64
 
 
 @dataclass
@@ -339,7 +342,7 @@ class HFGenerator:
         self._lock = threading.Lock()
         self.last_stats = GenerationStats()
         # (token ids already in the cache, the cache): reused by the next prompt sharing a prefix
-        self._prefix: tuple[list[int], Any] | None = None
+        self._prefix: tuple[list[int], Any, int] | None = None
         self._eos_ids = self._collect_eos_ids()
         base = Path(self.loaded.checkpoint).name or self.loaded.checkpoint
         parts = [f"hf:{base}"]
@@ -472,23 +475,38 @@ class HFGenerator:
         cache, reused = self._take_prefix(prompt_ids)
         if cache is None:
             cache = DynamicCache()
-        fed: list[int] = list(prompt_ids[:reused])
-        pending = list(prompt_ids[reused:])
         self.last_stats.reused_prompt_tokens = reused
-        seen: list[int] = []
-        penalized: set[int] = set()
-        banned_after: dict[tuple[int, ...], set[int]] = {}
-        n = s.no_repeat_ngram_size
+        # The prompt is processed in blocks aligned to absolute positions, so the KV of a block
+        # depends only on the tokens up to its end: a prefix reused from the cache is then
+        # bit-identical to recomputing it, even with int8 dynamic quantization (whose
+        # activation scale is per batch of tokens). Answers do not depend on the cache state.
+        pos, out = reused, None
         try:
-            for _ in range(max_new):
+            while pos < len(prompt_ids):
+                end = min(len(prompt_ids), (pos // PREFILL_BLOCK + 1) * PREFILL_BLOCK)
                 out = self.model(
-                    input_ids=torch.tensor([pending], device=device),
+                    input_ids=torch.tensor([prompt_ids[pos:end]], device=device),
                     past_key_values=cache,
                     use_cache=True,
                     logits_to_keep=1,
                 )
                 cache = out.past_key_values
-                fed += pending
+                pos = end
+            self._keep_prefix(prompt_ids, cache)
+            seen: list[int] = []
+            penalized: set[int] = set()
+            banned_after: dict[tuple[int, ...], set[int]] = {}
+            n = s.no_repeat_ngram_size
+            for step in range(max_new):
+                if step:
+                    out = self.model(
+                        input_ids=torch.tensor([[seen[-1]]], device=device),
+                        past_key_values=cache,
+                        use_cache=True,
+                        logits_to_keep=1,
+                    )
+                    cache = out.past_key_values
+                assert out is not None
                 token = self._next_token(out.logits[0, -1].float(), seen, penalized, banned_after, temperature, rng)
                 if token in self._eos_ids:
                     return
@@ -497,36 +515,49 @@ class HFGenerator:
                 if n and len(seen) >= n:
                     banned_after.setdefault(tuple(seen[len(seen) - n : -1]), set()).add(token)
                 yield token
-                pending = [token]
-        finally:
-            self._keep_prefix(fed, cache)
+        except GeneratorExit:
+            raise  # closed between steps (stop string, guard, client gone): the cache is whole
+        except BaseException:
+            self._prefix = None  # interrupted inside a forward pass: the cache may be half-updated
+            raise
 
     def _take_prefix(self, prompt_ids: list[int]) -> tuple[Any, int]:
-        """(cache holding the longest common prefix with the last prompt, its length)."""
+        """(cache holding the longest reusable prefix of ``prompt_ids``, its length), a multiple
+        of PREFILL_BLOCK shorter than the prompt; (None, 0) when nothing can be reused."""
         kept, self._prefix = self._prefix, None
         if kept is None or not self.settings.prefix_cache:
             return None, 0
-        ids, cache = kept
+        ids, cache, canonical = kept
         common = 0
         for a, b in zip(ids, prompt_ids, strict=False):
             if a != b:
                 break
             common += 1
-        # At least one prompt token must be fed to get logits for the first new token.
-        common = min(common, len(prompt_ids) - 1)
-        if common < 8 or not getattr(cache, "is_croppable", True):
+        # Whole blocks only, and at least one prompt token left to feed for the first logits.
+        common = min(common, canonical, len(prompt_ids) - 1) // PREFILL_BLOCK * PREFILL_BLOCK
+        if common == 0:
             return None, 0
-        cache.crop(common)
+        try:
+            surplus = cache.get_seq_length() - common
+            if surplus > 0:
+                cache.crop(-surplus)  # transformers 5: a negative count removes that many tokens
+            if cache.get_seq_length() != common:
+                return None, 0
+        except (RuntimeError, ValueError):  # e.g. sliding-window caches that cannot roll back
+            return None, 0
         return cache, common
 
-    def _keep_prefix(self, fed: list[int], cache: Any) -> None:
-        if not self.settings.prefix_cache or not fed:
+    def _keep_prefix(self, prompt_ids: list[int], cache: Any) -> None:
+        """Remember the prompt's cache; only its whole blocks (``canonical``) are reusable, the
+        rest (the last partial block and the answer) is cropped off when it is taken."""
+        if not self.settings.prefix_cache:
             return
         try:
-            consistent = cache.get_seq_length() == len(fed)
+            consistent = cache.get_seq_length() == len(prompt_ids)
         except Exception:
             consistent = False
-        self._prefix = (fed, cache) if consistent else None
+        canonical = len(prompt_ids) // PREFILL_BLOCK * PREFILL_BLOCK
+        self._prefix = (list(prompt_ids), cache, canonical) if consistent else None
 
     def _next_token(
         self,

@@ -153,7 +153,8 @@ FUZZY_TERMS: frozenset[str] = _words(
 )
 
 # Real words one edit away from a fuzzy term: never "corrected". Found by checking the fuzzy
-# terms against an English word list (Faker's lorem words plus MedQuAD and the starter pages).
+# terms against word lists (Faker's English and Spanish lorem words, MedQuAD, the starter pages)
+# and Spanish verb forms whose meaning a correction would change ("respira" is not "respirar").
 PROTECTED: frozenset[str] = _words(
     """breast breasts breadth breaths breathes breathed bleeping bleeder blessing cooking booking looking
     choking smoking stoking stroked strokes strike strode stoked attach attacks attache swallow swallows
@@ -169,7 +170,8 @@ PROTECTED: frozenset[str] = _words(
     insulin insular emergency emergence ambulance ambulant headaches meninges diabetes diabetic attacks
     responding corresponding resounding respending suicides tempeature temperatures temperate newborns
     stroked strolled poisoning poisoned positioning stopped stomped stopper stepped
-    blurred blurring cushing droops gaping stooped strobe tables table"""
+    blurred blurring cushing droops gaping stooped strobe tables table
+    respira respiran respiras respiro respire matarse matarte suicidarse suicidarte desmaya"""
 )
 
 _STOP_EN = _words(

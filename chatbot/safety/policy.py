@@ -58,6 +58,7 @@ HARMFUL: tuple[tuple[str, re.Pattern[str]], ...] = (
             rf"\b(?:buy|get|order|obtain|purchase|score|find|source|cop|acquire|comprar|conseguir)\b.{{0,40}}{_CONTROLLED}.{{0,50}}\b(?:without|no|sin|w o)\b (?:a |an |any )?(?:prescription|script|rx|doctor|seeing a doctor|receta|prescripcion)",
             rf"\b(?:without|no|sin) (?:a )?(?:prescription|script|rx|receta)\b.{{0,40}}{_CONTROLLED}",
             r"\bdark ?web\b|\bdarknet\b|\bsilk road\b",
+            rf"{_CONTROLLED}.{{0,40}}\b(?:no|without|sin) (?:a )?(?:prescription|script|rx|receta)\b",
             rf"\b(?:tell|say to|convince|trick|fool|lie to|get) (?:the |my |a )?(?:doctor|gp|physician|psychiatrist|dentist)\b.{{0,60}}\b(?:prescribe|prescribes|give me|to get)\b.{{0,30}}{_CONTROLLED}",
             r"\b(?:fake|faking|pretend\w*|exaggerat\w*)\b.{0,30}\b(?:symptoms|pain|adhd|anxiety|insomnia)\b.{0,40}\b(?:get|prescri\w*)\b|\bdoctor shopping\b",
             rf"{_CONTROLLED}.{{0,60}}\beven though (?:im|i am) not\b",
@@ -68,6 +69,7 @@ HARMFUL: tuple[tuple[str, re.Pattern[str]], ...] = (
         _rx(
             r"\b(?:forge|forging|forged|fake|faking|falsify|falsifying|counterfeit|fabricate|make up)\b.{0,40}\b(?:prescription|script|rx|doctors? note|sick note|medical (?:certificate|record|note)|signature|receta)",
             r"\b(?:alter|altering|change|changing|modify|edit|increase)\b.{0,40}\b(?:prescription|script|rx)\b.{0,60}\b(?:without|notic\w*|detect\w*|find out|catch)",
+            r"\b(?:alter|altering|change|changing|modify|edit|fake)\b.{0,20}\b(?:date|dates|signature|name|dose|quantity)\b.{0,30}\b(?:sick note|doctors? note|prescription|medical certificate)\b",
             r"\bfalsifica\w*\b.{0,30}\breceta\b|\breceta falsa\b",
             r"\b(?:template|blank|realistic|printable)\b.{0,20}\bprescriptions?\b|\bprescription (?:template|pad|blank)s?\b|\bwith (?:a |the )?doctors? signature\b",
         ),
@@ -160,7 +162,8 @@ OFF_TOPIC: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "finance",
         _rx(
-            r"\b(?:bitcoin|crypto\w*|stocks?|invest\w*|mortgage|loan|taxes|index funds?|savings account|interest rate)\b"
+            r"\b(?:bitcoin|crypto\w*|stocks?|invest\w*|mortgage|loan|taxes|index funds?|savings account|interest rate|"
+            r"credit cards?|travel points|bank account)\b"
         ),
     ),
     (
@@ -219,7 +222,7 @@ INJECTION: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "system_prompt",
         _rx(
-            r"\b(?:reveal|show|print|display|output|repeat|recite|tell|give|share|leak|dump|list|write|copy|paste|translate|"
+            r"\b(?:reveal|show|print|display|output|repeat|recite|tell|give|share|leak|dump|list|write|copy|paste|translate|reply|respond|answer|"
             r"summari[sz]e|what|whats|spell|expose|provide|read|describe|quote|type)\b.{0,40}\b(?:(?:your|ur|tus?) (?:\w+ )?"
             r"(?:(?:system|initial|original|hidden|secret|internal|developer|pre|full|exact|complete|first|starting|underlying|base) )?|"
             r"the (?:system|initial|original|hidden|secret|internal|developer|full|exact|complete|starting|underlying|base) )"
@@ -237,7 +240,7 @@ INJECTION: tuple[tuple[str, re.Pattern[str]], ...] = (
         _rx(
             r"\b(?:you are now|youre now|act as|acting as|pretend (?:to be|you are|youre|that you)|roleplay|role play|from now on you|play the role|simulate being|lets play a game|(?:you are|youre) an? (?:\w+ )?(?:ai|assistant|bot|chatbot|model|llm))\b"
             r".{0,80}\b(?:no|without|free of|unfiltered|uncensored|unrestricted|evil|jailbroken|dan|do anything now|no limits|ignores?|doesnt follow|not bound|any rules)\b",
-            r"\b(?:as|you are|youre|now) dan\b|\bdo anything now\b|\bjailbr(?:ea|o)k\w*\b|\bevil (?:twin|mode|assistant)\b",
+            r"\b(?:secret|hidden|internal) (?:system )?(?:instructions|prompt|rules)\b|\b(?:as|you are|youre|now) dan\b|\bdo anything now\b|\bjailbr(?:ea|o)k\w*\b|\bevil (?:twin|mode|assistant)\b",
             r"\bpretend (?:you have|youve got|there are) no\b",
             r"\b(?:answer|respond|reply|act|behave|speak|talk) as (?:an? )?(?:unrestricted|unfiltered|uncensored|jailbroken|evil)\b",
             r"\bsystem override\b|\boverride (?:mode|protocol|code)\b|\breveal the hidden\b",
@@ -254,6 +257,7 @@ INJECTION: tuple[tuple[str, re.Pattern[str]], ...] = (
         "override",
         _rx(
             r"^\s*(?:system|assistant|developer|admin)\s*:|\bnew (?:system )?instructions?\s*:|\bsafety (?:policy|filters?|rules) (?:is|are|has been|have been) (?:disabled|off|removed|lifted)",
+            r"\b(?:previous|prior|safety|system|earlier|all) (?:\w+ )?(?:instructions|rules|guidelines) (?:are|is) (?:now )?(?:void|cancelled|canceled|revoked|disabled|invalid|no longer valid|lifted|suspended)\b",
             r"<\s*/?\s*(?:system|assistant|user|instructions?|im_start|im_end|sys)\s*>|\[/?inst\]|\[system\]|###\s*(?:instruction|system)|<\|im_start\|>|<<sys>>",
         ),
     ),

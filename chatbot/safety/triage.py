@@ -102,7 +102,8 @@ _PILLS = (
 )
 _LOTS = (
     r"(?:\d+|whole|entire|all|full|bottle|packet|box|handful|bunch|lot|lots|dozen|ten|twelve|fifteen|twenty|thirty|forty|"
-    r"fifty|double|triple|too many|too much|muchas|todas|un frasco|una caja|un bote|\d+ de)"
+    r"fifty|double|triple|too many|too much|muchas|todas|un frasco|una caja|un bote|\d+ de|diez|quince|veinte|treinta|"
+    r"cuarenta|cincuenta|un monton|un puñado)"
 )
 _CHILD = r"(?:baby|toddler|child|kid|son|daughter|boy|girl|infant|newborn|little one|\d+ (?:year|month)s? old|bebe|nino|nina|hijo|hija)"
 _SUBSTANCE = (
@@ -158,6 +159,7 @@ RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
             r"\b(?:im|think im|hes|shes|is|may be|might be|could be|think (?:he|she|i)s?|think my \w+ is) having (?:a )?(?:stroke|mini stroke|tia)\b",
             r"\b(?:cara|boca|sonrisa) (?:\w+ )?(?:caida|torcida|ladeada|desviada)|\bse le (?:cayo|torcio|durmio) (?:\w+ ){0,4}(?:cara|boca)",
             r"\bno (?:puede|puedo) mover (?:el|la|un|una|mi|su) (?:\w+ )?(?:brazo|pierna|lado|mano)",
+            r"\b(?:brazo|pierna|mano|lado) (?:\w+ )?(?:sin fuerza|dormid[oa]|debil|paralizad[oa])\b",
             r"\bhabla (?:raro|arrastrada|mal|enredad\w*|rara)|\barrastra las palabras|\bno entiende lo que\b",
         ),
     ),
@@ -193,7 +195,7 @@ RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
             r"\b(?:lips?|face|fingers|skin) (?:are |is |turning |going |look |looks |gone )*(?:blue|purple|grey|gray)\b|\bturning (?:blue|grey|gray|purple)\b",
             r"\bribs (?:are )?(?:sucking|pulling|caving) in\b|\bsucking in (?:under|between) (?:his|her|the) ribs\b",
             r"\b(?:not|isnt|stopped|barely|hardly|isnt really) breathing\b|\bno pulse\b",
-            r"\binhaler (?:isnt|is not|not|doesnt|didnt|wont|hasnt) (?:helping|working|help|work)\b",
+            r"\b(?:inhaler|reliever|puffer|nebuli[sz]er) (?:isnt|is not|not|doesnt|didnt|wont|hasnt) (?:helping|working|help|work)\b",
             r"\bno (?:puedo|puede) respirar\b|\b(?:le|me) cuesta (?:mucho )?respirar\b|\blabios (?:morados|azules)\b|\bno respira\b|\b(?:se|me) (?:esta |estoy )?ahoga\w*",
         ),
     ),
@@ -203,6 +205,7 @@ RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
         "strong",
         _rx(
             r"\b(?:bleeding|blood|bleed)\b.{0,40}\b(?:wont|doesnt|isnt|will not|not|cant get it to|wont even) (?:stop|stopping|slow)",
+            r"\bcant (?:stop|control) (?:the |his |her |my )?bleed\w*|\bsoak\w* (?:a |through )?(?:pad|pads|towel)\b.{0,30}\bevery\b",
             r"\b(?:bleeding|bleed|bled) (?:very |really )?(?:heavily|a lot|badly|profusely|everywhere|non ?stop)\b|\bheavy bleeding\b",
             r"\bblood everywhere\b|\b(?:spurting|gushing|pouring|squirting|pumping)\b",
             r"\b(?:vomiting|throwing up|coughing|coughing up|spitting up|vomited|threw up) (?:up )?(?:lots of |a lot of |some |bright red |fresh )?blood\b",
@@ -216,7 +219,7 @@ RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
         "overdose",
         "strong",
         _rx(
-            rf"\b(?:took|taken|take|taking|swallowed|ate|had|downed|necked|popped|me tome|tome|se tomo|me trague|se trago)\b (?:(?:a|an|the|like|about|around|maybe|over|almost|nearly|at least|some|more than) )*{_LOTS}\b.{{0,40}}{_PILLS}",
+            rf"\b(?:took|taken|take|taking|swallowed|ate|had|downed|necked|popped|me tome|tome|se tomo|me trague|se trago|(?:se |me )?(?:ha|han|he) tomado)\b (?:(?:a|an|the|like|about|around|maybe|over|almost|nearly|at least|some|more than) )*{_LOTS}\b.{{0,40}}{_PILLS}",
             r"\b(?:overdosed|overdosing|od d|odd on)\b|\bsobredosis\b|\bintoxicad\w* con (?:pastillas|medicamentos)",
             r"\b(?:took|swallowed|taken)\b.{0,40}\bon purpose\b|\bon purpose\b.{0,40}\b(?:took|swallowed)\b",
             r"\b(?:im|hes|shes|think (?:i|he|she)|might|may) (?:have )?(?:taken|had) an? overdose\b",
@@ -242,7 +245,7 @@ RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
             r"\b(?:kill|killing|hurt|hurting|harm|harming|cut|cutting|burn|burning|hang|hanging|shoot|poison) (?:my ?self|myself)\b",
             r"\b(?:end|ending|take|taking) (?:my (?:own )?life|it all)\b|\bend (?:things|everything|it) (?:tonight|today|now|soon|for good)\b",
             r"\b(?:want|wanna|going|plan\w*|thinking (?:about|of)|think about|considering|decided|ready|about|tempted) (?:to )?(?:die|end it|commit suicide|suicide|not wake up|disappear forever|end my life)\b",
-            r"\b(?:i|im) (?:want|wish) (?:to be |i (?:was|were) )?dead\b|\bwish i (?:was|were) dead\b|\bwish i (?:could|would) (?:just )?(?:die|not wake up)\b",
+            r"\b(?:wanted|want|wanting|tried|trying) to die\b|\b(?:i|im) (?:want|wish) (?:to be |i (?:was|were) )?dead\b|\bwish i (?:was|were) dead\b|\bwish i (?:could|would) (?:just )?(?:die|not wake up)\b",
             r"\b(?:dont|cant|do not) see (?:the|any) point (?:in|of) (?:living|life|going on|being alive|anything)\b",
             r"\bbetter off (?:dead|without me)\b|\bno (?:point|reason|will) (?:in )?(?:living|to live|going on|to go on)\b",
             r"\b(?:dont|do not|no longer) want to (?:be alive|live|wake up|exist|be here)\b|\bcant go on\b|\bdone with (?:life|living)\b",
@@ -255,6 +258,7 @@ RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
             r"\b(?:quiero|quisiera|me quiero|se quiere|quiere) morir\w*\b|\bno quiero (?:seguir )?vivi\w*\b|\b(?:voy|va|vas) a matar(?:me|se|te)?\b|\bme voy a (?:suicidar|quitar la vida|tirar)\b",
             r"\boverdose (?:tonight|today|now)\b|\bgoing to overdose\b",
             r"\b(?:going to|want to|about to|will|plan to|planning to) (?:take|swallow|down|overdose on) (?:\w+ ){0,2}(?:all|whole|every|bottle|box|packet|rest)\b",
+            r"\b(?:im|i am) (?:taking|swallowing|downing) (?:the|a|all|my) (?:whole|entire|rest|full|bottle|pills|tablets)\b",
             r"\bwant (?:it all|everything|the pain|this) to (?:stop|end)\b(?! hurting)",
         ),
     ),
@@ -265,7 +269,8 @@ RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
         "strong",
         _rx(
             r"\b(?:bleeding|bleed|blood)\b.{0,20}\b(?:heavily|heavy|a lot|lots|badly|clots?|bright red)\b|"
-            r"\bbleeding\b.{0,30}\b(?:cramp\w*|pain)\b|\b(?:cramp\w*|pain)\b.{0,30}\bbleeding\b|\bheavy bleeding\b|\bsoak\w* (?:a |through )?(?:pad|pads)\b",
+            r"(?<!no )(?<!without )\bbleeding\b.{0,30}\b(?:cramp\w*|pain)\b|"
+            r"\b(?:cramp\w*|pain)\b.{0,30}(?<!no )(?<!without )\bbleeding\b|\bheavy bleeding\b|\bsoak\w* (?:a |through )?(?:pad|pads)\b",
             r"\b(?:severe|bad|terrible|pounding|awful|worst) headache\b.{0,60}\b(?:vision|blurr\w*|spots|flashing|swell\w*|swollen)",
             r"\b(?:blurry|blurred|blurring) vision\b|\bseeing (?:spots|stars|flashing lights)\b",
             r"\b(?:baby|fetus|bump)\b.{0,30}\b(?:hasnt|has not|isnt|stopped|not|doesnt|didnt|hasn t) (?:moved|moving|kicked|kicking|move)\b",
@@ -312,6 +317,7 @@ RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
             r"\b(?:burn\w*|scald\w*|boiling (?:water|oil)|fire|flames?)\b.{0,80}\b(?:large|big|huge|whole|all over|bigger than|white|charred|leathery|black|doesnt hurt|skin (?:is )?(?:coming|peeling) off|peeling off|face|airway|smoke|blisters? all over)",
             r"\b(?:toddler|baby|child|kid|infant)s?\b.{0,40}\b(?:burn\w*|scald\w*|boiling)\b.{0,60}\b(?:skin|blister\w*|peeling|chest|face)",
             r"\b(?:boiling (?:water|oil)|hot (?:water|oil|coffee|tea))\b.{0,40}\b(?:spilled|poured|splashed)\b",
+            r"\b(?:spilled|poured|splashed|knocked)\b.{0,30}\b(?:boiling|scalding) (?:water|oil)\b|\bskin (?:is )?(?:peeling|blistering|coming off)\b",
             r"\b(?:chemicals?|acid|bleach|lye|oven cleaner|cleaner)\b.{0,40}\b(?:in|into) (?:my|his|her|their|the) eyes?\b|\bsplashed\b.{0,30}\beyes?\b",
             r"\belectrocuted\b|\belectric(?:al)? shock\b|\bstruck by lightning\b",
         ),
@@ -345,7 +351,7 @@ RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
         "strong",
         _rx(
             r"\b(?:collapsed|unconscious|unresponsive|wont wake(?: up)?|cant wake (?:him|her|them|my)|not responding|isnt responding|wont respond|not waking up|doesnt respond|is out cold)\b",
-            r"\b(?:se desmayo|se desvanecio|inconsciente|no responde|no reacciona|no despierta)\b",
+            r"\b(?:se desmayo|se desvanecio|se desplomo|se cayo redondo|inconsciente|no responde|no reacciona|no despierta)\b",
         ),
     ),
     ("unconscious", "weak", _rx(r"\b(?:passed out|fainted|blacked out)\b")),
@@ -585,7 +591,8 @@ CORE_SIGNS: dict[str, re.Pattern[str]] = {
         r"\bno reason to live\b|\bbought a (?:gun|rope)\b|\b(?:gun|rope|pills|tablets) (?:is |are )?(?:ready|prepared|lined up)\b|"
         r"\btirar(?:me|se) (?:por|de|desde|al)\b|\bjump (?:off|from|out of|in front of)\b|\bthrow (?:myself|himself|herself)\b|"
         r"\bquitar(?:me|se) la vida\b|\bno quiero vivir\b|\b(?:hoarding|stockpiling|saving up) (?:my |his |her )?(?:pills|meds|tablets)\b|"
-        r"\b(?:take|taking|swallow) them all\b|\b(?:wrote|written|writing|made) (?:my|a) (?:will|goodbye|last)\b|"
+        r"\b(?:take|taking|swallow) them all\b|\b(?:happier|better) (?:if i (?:just )?(?:disappeared|was gone|wasnt here|died)|without me)\b|"
+        r"\bif i (?:just )?disappeared\b|\b(?:wrote|written|writing|made) (?:my|a) (?:will|goodbye|last)\b|"
         r"\bwants? to jump\b"
     ),
     "convulsing": re.compile(
@@ -603,7 +610,8 @@ CORE_SIGNS: dict[str, re.Pattern[str]] = {
     "breathing": re.compile(
         r"\b(?:cant|can barely|can hardly|struggling to|struggles to|fighting to|hard to|difficult to|trouble|unable to) "
         r"(?:breathe|breath|get air|get any air|catch (?:my|his|her|their) breath|talk|speak)\b|\bgasping\b|\bchoking\b|"
-        r"\bstill struggling\b|\binhaler\b.{0,40}\b(?:every \d+ minutes|not helping|isnt helping|no le hace nada|doesnt help|still)\b|"
+        r"\bstill struggling\b|\b(?:inhaler|reliever|puffer|nebuli[sz]er)\b.{0,40}\b(?:every \d+ minutes|not helping|isnt helping|"
+        r"no le hace nada|doesnt help|isnt working|not working|doesnt work|still)\b|\b(?:having|in the middle of) an? (?:bad |severe )?asthma attack\b|"
         r"\bwhistling\b|\bwheez\w*|\bstridor\b|\bbreathing (?:very |really |so )?(?:fast|rapid\w*|hard|noisily|strangely|slowly|slow|"
         r"shallow|weird\w*|funny|irregular\w*)\b|\bbarely breathing\b|\bsnoring\b|\bahog\w*|\bno (?:puede|puedo) (?:respirar|hablar)\b|"
         r"\b(?:le|me) cuesta respirar\b|\brespira (?:muy )?(?:rapido|mal|lento|con dificultad)\b|\bhunden las costillas\b|"

@@ -62,9 +62,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     settings = app_settings(data)
     gen = ScriptedGenerator()
     gen.gate.set()
-    app = create_app(
-        settings, make_service(settings, chunks, gen), storage=Storage(settings.database_path, redactor=lambda s: s)
-    )
+    app = create_app(settings, make_service(settings, chunks, gen), storage=Storage(settings.database_path))
     SHOTS.mkdir(parents=True, exist_ok=True)
     with serve(app) as url:
         yield {"url": url, "settings": settings}

@@ -125,7 +125,7 @@ def test_evaluate_safety_sample_with_embedded_model(liveqa_config: tuple[Path, P
     rows = [json.loads(x) for x in DEFAULT_SAFETY_SET.read_text(encoding="utf-8").splitlines() if x.strip()]
     sample = []
     for label in ("emergency", "benign", "harmful", "off_topic", "injection"):
-        sample += [r for r in rows if r["label"] == label and r.get("lang", "en") == "en"][:2]
+        sample += [r for r in rows if r["label"] == label and r.get("lang", "en") == "en"][:1]
     src = tmp / "safety_sample.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in sample), encoding="utf-8")
     out = tmp / "safety"

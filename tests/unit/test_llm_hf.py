@@ -13,7 +13,7 @@ import torch
 
 from chatbot.llm import build_generator
 from chatbot.llm.base import GenerationError, GenerationParams, Generator, generate
-from chatbot.llm.hf import HFGenerator, LoadedModel
+from chatbot.llm.hf import PREFILL_BLOCK, HFGenerator, LoadedModel
 from chatbot.settings import LLMSettings, Settings
 from chatbot.types import ChatMessage
 from tests.unit.llm_tiny import ScriptedLM, make_tokenizer, save_tiny_llama
@@ -235,7 +235,7 @@ def test_cpu_int8_by_default_close_to_float(tiny_dir: Path) -> None:
     int8 = HFGenerator(LLMSettings(model=str(tiny_dir)), Path("u"))
     exact = HFGenerator(LLMSettings(model=str(tiny_dir), cpu_int8=False), Path("u"))
     assert int8.loaded.quantization == "int8-dynamic"
-    assert "Quantized" in type(int8.model.model.layers[0].mlp.up_proj).__name__
+    assert "quantized" in type(int8.model.model.layers[0].mlp.up_proj).__module__
     assert type(exact.model.model.layers[0].mlp.up_proj).__name__ == "Linear"
     ids = torch.tensor([exact.encode_prompt(USER)])
     with torch.inference_mode():
@@ -248,13 +248,21 @@ def test_prefix_cache_reuses_previous_turn_with_same_output(tiny_dir: Path) -> N
     opts = {"model": str(tiny_dir), "max_new_tokens": 6, "cpu_int8": False}
     cached = HFGenerator(LLMSettings(**opts), Path("u"))
     plain = HFGenerator(LLMSettings(**opts, prefix_cache=False), Path("u"))
-    first = generate(cached, USER)
+    # long enough for whole prefill blocks to be reused
+    history = [ChatMessage("system", "Answer from the sources. " * 12), *USER]
+    first = generate(cached, history)
     assert cached.last_stats.reused_prompt_tokens == 0
-    turn2 = [*USER, ChatMessage("assistant", first), ChatMessage("user", "And how is it treated?")]
+    turn2 = [*history, ChatMessage("assistant", first), ChatMessage("user", "And how is it treated?")]
     second = generate(cached, turn2)
-    assert cached.last_stats.reused_prompt_tokens >= len(cached.encode_prompt(USER)) - 1
+    reused = cached.last_stats.reused_prompt_tokens
+    assert reused >= PREFILL_BLOCK and reused % PREFILL_BLOCK == 0
     assert second == generate(plain, turn2)
     assert plain.last_stats.reused_prompt_tokens == 0
+    # the same prompt again: bit-identical answer from the cache (int8 included)
+    int8 = HFGenerator(LLMSettings(model=str(tiny_dir), max_new_tokens=6, temperature=1.0), Path("u"))
+    runs = [generate(int8, turn2) for _ in range(3)]
+    assert int8.last_stats.reused_prompt_tokens > 0
+    assert runs == [runs[0]] * 3
     # an unrelated prompt starts from scratch and still matches
     other = [ChatMessage("system", "Rules."), ChatMessage("user", "Fever in a baby?")]
     assert generate(cached, other) == generate(plain, other)

@@ -287,3 +287,20 @@ def test_workbench_compare_rate_export_summary_import(app_cfg: Settings, health_
     bad.write_text("config\nx\n")
     assert "lacks" in wb2.import_csv(str(bad), "dr2")
     assert "too long" in wb.compare("x" * 100_000)[4]
+
+
+def test_stored_conversations_hold_no_identifiers(app_cfg: Settings, health_chunks: list[Any]) -> None:
+    """With logging of conversations on, generated identifiers never reach the database file."""
+    from faker import Faker
+
+    fake = Faker("en_US")
+    Faker.seed(7)
+    ids = [fake.email(), fake.ssn(), fake.phone_number(), "555-867-5309", fake.ipv4()]
+    cfg = app_cfg.model_copy(update={"server": app_cfg.server.model_copy(update={"store_conversations": True})})
+    service = make_service(cfg, health_chunks, ScriptedGenerator())
+    chat = PatientChat(cfg, service, ConcurrencyLimiter(1, 0), Storage(cfg.database_path))
+    last(chat, f"echo asthma: reach me at {ids[0]}, SSN {ids[1]}, phone {ids[2]} or {ids[3]}, ip {ids[4]}")
+    assert len(chat.storage.conversation_log()) == 2
+    raw = b"".join(p.read_bytes() for p in cfg.data_dir.glob("healthbot.db*"))
+    for ident in ids:
+        assert ident.encode() not in raw, ident
