@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"healthbot: chat http://{host}:{port}/  clinicians http://{host}:{port}/clinician  API http://{host}:{port}/v1"
     )
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), server_header=False)
+    # No access log: its lines carry client IP addresses, which a health service should not keep.
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), server_header=False, access_log=False)
     return 0
 
 

@@ -57,6 +57,14 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     p.add_argument("--output", type=Path, help="write every answer and its scores as JSONL")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument(
+        "--summarize",
+        nargs="+",
+        type=Path,
+        metavar="JSONL",
+        help="only print the table from --output files of earlier runs (modes split over several runs are "
+        "joined by question; only questions every file answered are counted)",
+    )
     return p.parse_args(argv)
 
 
@@ -79,8 +87,9 @@ def _ensure_index(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
+    if args.summarize:
+        return summarize(args.summarize, args.seed)
     from chatbot.dialogue import DialogueService
-    from chatbot.evaluation.bootstrap import paired_bootstrap
     from chatbot.evaluation.liveqa import read_questions
     from chatbot.evaluation.metrics import best_rouge_l, first_words
     from chatbot.llm import build_generator
@@ -164,13 +173,70 @@ def main(argv: list[str] | None = None) -> int:
     if out:
         out.close()
 
+    print_tables(
+        rows,
+        names,
+        default=settings.dialogue.answer_mode,
+        header=f"{len(questions)} questions ({args.questions.name}), index {args.index.name}, model {generator.name}, "
+        f"{time.perf_counter() - started:.0f} s total",
+        seed=args.seed,
+    )
+    return 0
+
+
+def summarize(paths: list[Path], seed: int) -> int:
+    """The tables from JSONL answer files, joined on question id."""
+    merged: dict[str, dict[str, Any]] = {}
+    order: list[str] = []
+    per_file: list[set[str]] = []
+    for path in paths:
+        ids = set()
+        for line in path.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            if rec["id"] not in merged:
+                merged[rec["id"]] = {}
+                order.append(rec["id"])
+            merged[rec["id"]].update(rec["answers"])
+            ids.add(rec["id"])
+        per_file.append(ids)
+    common = [q for q in order if all(q in ids for ids in per_file)]
+    names = [BASELINE, *[m for m in MODES if any(m in merged[q] for q in common)]]
+    rows: dict[str, dict[str, list[Any]]] = {
+        n: {"rouge": [], "emb": [], "words": [], "grounded": [], "seconds": [], "label": []} for n in names
+    }
+    for q in common:
+        for n in names:
+            a = merged[q][n]
+            r = rows[n]
+            r["rouge"].append(a["rouge_l"])
+            r["emb"].append(a["embedding_sim"])
+            r["words"].append(len(scoring_text(a["text"]).split()))
+            r["grounded"].append(a["grounded_fraction"])
+            r["seconds"].append(a["seconds"])
+            r["label"].append(a["label"])
+    from chatbot.settings import load_settings
+
+    files = ", ".join(p.name for p in paths)
+    print_tables(
+        rows,
+        names,
+        default=load_settings().dialogue.answer_mode,
+        header=f"{len(common)} questions ({files})",
+        seed=seed,
+    )
+    return 0
+
+
+def print_tables(
+    rows: dict[str, dict[str, list[Any]]], names: list[str], *, default: str, header: str, seed: int
+) -> None:
+    from chatbot.evaluation.bootstrap import paired_bootstrap
+
     def mean(xs: list[Any]) -> str:
         vals = [x for x in xs if x is not None]
         return f"{statistics.fmean(vals):.3f}" if vals else "-"
 
-    default = settings.dialogue.answer_mode
-    print(f"\nLiveQA-Med answers vs expert references: {len(questions)} questions ({args.questions.name}), "
-          f"index {args.index.name}, model {generator.name}, {time.perf_counter() - started:.0f} s total\n")  # fmt: skip
+    print(f"\nLiveQA-Med answers vs expert references: {header}\n")
     print(
         "| answer | ROUGE-L F1 (best ref) | embedding cosine (best ref) | words | grounded fraction | s / question | replies |"
     )
@@ -189,14 +255,13 @@ def main(argv: list[str] | None = None) -> int:
     print("\nPaired bootstrap (2000 resamples, 95%): mode minus baseline")
     print("| mode | metric | difference | interval | verdict |")
     print("|---|---|---|---|---|")
-    for mode in args.modes:
+    for mode in names[1:]:
         for metric, key in (("ROUGE-L", "rouge"), ("embedding", "emb")):
-            d = paired_bootstrap(metric, rows[BASELINE][key], rows[mode][key], seed=args.seed)
+            d = paired_bootstrap(metric, rows[BASELINE][key], rows[mode][key], seed=seed)
             if d is None:
                 continue
             verdict = {"B higher": "beats baseline", "A higher": "worse than baseline"}.get(d.verdict, d.verdict)
             print(f"| {mode} | {metric} | {d.diff:+.3f} | [{d.low:+.3f}, {d.high:+.3f}] | {verdict} |")
-    return 0
 
 
 if __name__ == "__main__":

@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 
 TriageFn = Callable[[str, Sequence[ChatMessage], PatientProfile | None], Triage]
 
-LEAD_MAX_TOKENS = 60
+LEAD_MAX_TOKENS = 48
+LEAD_SOURCES = 3  # the lead sentence needs only the best passages; a shorter prompt is faster
 HYBRID_MAX_WORDS = 80
 EXTRACTIVE_MAX_WORDS = 90
 PROMPT_RESERVE_TOKENS = 32
@@ -406,7 +407,7 @@ class DialogueService:
             yield prompts.EXTRACTIVE_INTRO + "\n" + _quote(picked)
             return
         lead_only = mode == "hybrid"
-        fitted = self._fit_sources(u, hits, profile, lead_only)
+        fitted = self._fit_sources(u, hits[:LEAD_SOURCES] if lead_only else hits, profile, lead_only)
         if lead_only:
             messages = prompts.build_messages(
                 question, [h.chunk for h in fitted], profile=profile, canary=self.canary, lead_only=True

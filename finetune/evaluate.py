@@ -214,35 +214,51 @@ class BatchedScorer:
 
 
 def score_model(
-    model: Any, tokenizer: Any, examples: Sequence[dict[str, Any]], cfg: EvalConfig, label: str
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[dict[str, Any]],
+    cfg: EvalConfig,
+    label: str,
+    cache: ResultCache | None = None,
 ) -> tuple[list[Generation], float]:
-    """Generations + NLL for every example (batched), and the seconds it took."""
+    """Generations + NLL for every example (batched; cached ones are not run again), and the
+    generation seconds they took."""
     from tqdm.auto import tqdm
 
     from finetune.train import prompt_text
 
     model.eval()
-    prompts = [
-        tokenizer(prompt_text(tokenizer, ex["messages"]), add_special_tokens=False)["input_ids"] for ex in examples
-    ]
-    refs = [
-        tokenizer(ex["target"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for ex in examples
-    ]
-    t0 = time.perf_counter()
-    scorer = BatchedScorer(model, tokenizer.eos_token_id, tokenizer.pad_token_id, prompts[0][: common_prefix(prompts)])
-    scorer.decode = tokenizer.decode
-    results: list[Generation] = []
-    # Similar lengths in a batch waste less padding; results are put back in the original order.
-    order = sorted(range(len(examples)), key=lambda i: len(prompts[i]))
-    slots: list[Generation | None] = [None] * len(examples)
-    for start in tqdm(range(0, len(order), cfg.batch_size), desc=f"evaluating {label}", unit="batch"):
-        idx = order[start : start + cfg.batch_size]
-        for i, g in zip(
-            idx, scorer.run([prompts[i] for i in idx], [refs[i] for i in idx], cfg.max_new_tokens), strict=True
-        ):
-            slots[i] = g
-    results = [g for g in slots if g is not None]
-    return results, time.perf_counter() - t0
+    todo = [i for i, ex in enumerate(examples) if cache is None or ex["id"] not in cache.done]
+    results: dict[int, tuple[Generation, float]] = {}
+    if cache is not None:
+        results = {i: cache.done[ex["id"]] for i, ex in enumerate(examples) if ex["id"] in cache.done}
+        if results:
+            log.info("%s: %d of %d results reused from %s", label, len(results), len(examples), cache.path)
+    if todo:
+        prompts = {
+            i: tokenizer(prompt_text(tokenizer, examples[i]["messages"]), add_special_tokens=False)["input_ids"]
+            for i in todo
+        }
+        refs = {
+            i: tokenizer(examples[i]["target"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+            for i in todo
+        }
+        plist = list(prompts.values())
+        scorer = BatchedScorer(model, tokenizer.eos_token_id, tokenizer.pad_token_id, plist[0][: common_prefix(plist)])
+        scorer.decode = tokenizer.decode
+        # Similar lengths in a batch waste less padding; results go back to their examples.
+        order = sorted(todo, key=lambda i: len(prompts[i]))
+        for start in tqdm(range(0, len(order), cfg.batch_size), desc=f"evaluating {label}", unit="batch"):
+            idx = order[start : start + cfg.batch_size]
+            t0 = time.perf_counter()
+            gens = scorer.run([prompts[i] for i in idx], [refs[i] for i in idx], cfg.max_new_tokens)
+            took = time.perf_counter() - t0
+            if cache is not None:
+                cache.add([examples[i]["id"] for i in idx], gens, took)
+            for i, g in zip(idx, gens, strict=True):
+                results[i] = (g, took / len(idx))
+    ordered = [results[i] for i in range(len(examples))]
+    return [g for g, _ in ordered], sum(sec for _, sec in ordered)
 
 
 def example_metrics(ex: dict[str, Any], gen: Generation, num_passages: int) -> dict[str, float | None]:
@@ -307,39 +323,60 @@ def summarize(rows: list[dict[str, Any]], resamples: int) -> dict[str, Any]:
 
 
 def sample_indices(total: int, limit: int | None) -> list[int]:
-    """A fixed sample of the split: examples are stored sorted by source, the first N would all
-    come from one or two NIH sites."""
+    """A fixed, nested sample of the split: the first ``limit`` of one seeded permutation, so a
+    smaller evaluation is a subset of a larger one (and their cached results are shared). The
+    split is stored sorted by source; its first rows would all come from one or two NIH sites."""
     import random
 
-    if limit is None or limit >= total:
-        return list(range(total))
-    return sorted(random.Random(0).sample(range(total), limit))
+    order = list(range(total))
+    random.Random(0).shuffle(order)
+    return sorted(order if limit is None else order[:limit])
 
 
-def _base_cache_path(settings: Settings, key: dict[str, Any]) -> Path:
+class ResultCache:
+    """Per-example results of one model on one dataset, appended batch by batch.
+
+    Keyed by the model's identity (base weights + adapter weights), the dataset manifest and the
+    generation cap. An interrupted evaluation keeps what it finished, a larger sample reuses a
+    smaller one, and comparing several adapters runs the base once.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.done: dict[str, tuple[Generation, float]] = {}
+        try:
+            lines = path.read_text().splitlines()
+        except OSError:
+            lines = []
+        for line in lines:
+            try:
+                row = json.loads(line)
+                self.done[row["id"]] = (Generation(**row["generation"]), float(row["seconds"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut by a kill mid-write
+
+    def add(self, ids: Sequence[str], gens: Sequence[Generation], seconds: float) -> None:
+        from dataclasses import asdict
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        share = seconds / max(1, len(ids))
+        with self.path.open("a", encoding="utf-8") as f:
+            for i, g in zip(ids, gens, strict=True):
+                f.write(json.dumps({"id": i, "generation": asdict(g), "seconds": share}) + "\n")
+                self.done[i] = (g, share)
+
+
+def cache_for(settings: Settings, key: dict[str, Any]) -> ResultCache:
     import hashlib
 
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-    return settings.data_dir / "finetune" / "eval_cache" / f"base-{digest}.json"
+    return ResultCache(settings.data_dir / "finetune" / "eval_cache" / f"{key['model']}-{digest}.jsonl")
 
 
-def _read_base_cache(path: Path, n: int) -> tuple[list[Generation], float] | None:
-    try:
-        data = json.loads(path.read_text())
-        gens = [Generation(**g) for g in data["generations"]]
-        seconds = float(data["seconds"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return (gens, seconds) if len(gens) == n else None
+def file_sha256(path: Path) -> str:
+    import hashlib
 
-
-def _write_base_cache(path: Path, gens: list[Generation], seconds: float) -> None:
-    from dataclasses import asdict
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"seconds": seconds, "generations": [asdict(g) for g in gens]}))
-    tmp.replace(path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def evaluate(cfg: EvalConfig, settings: Settings) -> dict[str, Any]:
@@ -383,36 +420,32 @@ def evaluate(cfg: EvalConfig, settings: Settings) -> dict[str, Any]:
     if adapter_dir is not None:
         check_base_matches(adapter_dir, local)
     tokenizer = load_tokenizer(checkpoint)
-    cache_key = {
+    base_digest = base_identity(local)[1]
+    common = {
         "format": 1,
-        "base": base_identity(local)[1],
         "data": manifest.get("manifest_sha256"),
         "split": cfg.split,
-        "ids": [ex["id"] for ex in examples],
         "max_new_tokens": cfg.max_new_tokens,
     }
-    cache_path = _base_cache_path(settings, cache_key)
+    base_cache = cache_for(settings, {**common, "model": "base", "base": base_digest})
     model = load_model(checkpoint, "none")
-    cached = _read_base_cache(cache_path, n)
-    if cached is None:
-        base_gens, base_s = score_model(model, tokenizer, examples, cfg, "base")
-        _write_base_cache(cache_path, base_gens, base_s)
-    else:
-        log.info("base results reused from %s", cache_path)
-        base_gens, base_s = cached
+    base_gens, base_s = score_model(model, tokenizer, examples, cfg, "base", base_cache)
     if adapter_dir is None:
         return {
-            "base_cache": str(cache_path),
+            "base_cache": str(base_cache.path),
             "n": n,
             "seconds": {"base": base_s},
-            "markdown": f"base model scored on {n} examples in {base_s:.0f} s; cached at {cache_path}",
+            "markdown": f"base model scored on {n} examples ({base_s:.0f} s of generation); cached in {base_cache.path}",
         }
 
     from peft import PeftModel
 
+    adapter_weights = adapter_dir / "adapter_model.safetensors"
+    adapter_digest = file_sha256(adapter_weights) if adapter_weights.is_file() else str(adapter_dir.resolve())
+    tuned_cache = cache_for(settings, {**common, "model": "adapter", "base": base_digest, "adapter": adapter_digest})
     # Merged into full-precision weights: the same function as the unmerged adapter, faster.
     model = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
-    tuned_gens, tuned_s = score_model(model, tokenizer, examples, cfg, "adapter")
+    tuned_gens, tuned_s = score_model(model, tokenizer, examples, cfg, "adapter", tuned_cache)
     del model
     return _report(
         cfg,

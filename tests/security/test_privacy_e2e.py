@@ -37,7 +37,12 @@ DOCS = [
         text="Asthma makes the airways narrow and swell, which causes wheezing. Reliever inhalers open the airways.",
         source="test",
     ),
-    Document(id="flu", title="Influenza", text="Influenza causes fever, cough and body aches. A yearly vaccine helps.", source="test"),
+    Document(
+        id="flu",
+        title="Influenza",
+        text="Influenza causes fever, cough and body aches. A yearly vaccine helps.",
+        source="test",
+    ),
 ]
 
 
