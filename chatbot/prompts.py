@@ -66,8 +66,11 @@ def _clean_source_text(text: str) -> str:
 
 
 def source_label(n: int, chunk: Chunk) -> str:
-    title = chunk.title or chunk.doc_id
-    return f"[{n}] {title}" + (f" ({chunk.url})" if chunk.url else "")
+    # Titles and URLs come from the indexed documents too: a newline in them must not close the
+    # fence or start a forged "[n]" line.
+    title = _clean_source_text(chunk.title or chunk.doc_id)
+    url = _clean_source_text(chunk.url)
+    return f"[{n}] {title}" + (f" ({url})" if url else "")
 
 
 def format_sources(chunks: Sequence[Chunk]) -> str:

@@ -117,6 +117,20 @@ def read_items(path: Path, bad: BadLines) -> Iterator[BatchItem]:
             yield item
 
 
+REPLY_KEYS = (
+    "text",
+    "triage",
+    "triage_category",
+    "refused",
+    "citations",
+    "retrieved",
+    "grounded_fraction",
+    "flags",
+    "query",
+    "timings",
+)
+
+
 def reply_record(reply: Reply) -> dict[str, Any]:
     """The structured reply as JSON-ready fields (same shape for batch output and results.jsonl)."""
     t = reply.timings

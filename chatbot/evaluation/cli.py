@@ -60,6 +60,13 @@ def register(subparsers: Any) -> None:
     )
     ev.add_argument("--input", help="safety: labelled JSONL (default: tests/data/triage.jsonl)")
     ev.add_argument("--limit", type=int, help="only the first N questions/messages")
+    ev.add_argument("--offset", type=int, default=0, help="skip the first N items (run a long set in shards)")
+    ev.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="RESULTS",
+        help="write the report from earlier results.jsonl files (e.g. shards) instead of running",
+    )
     ev.add_argument("--ratings", help="clinician ratings CSV to join into the report")
     ev.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     ev.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for --compare")

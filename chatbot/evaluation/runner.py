@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import shlex
 import sys
 import time
@@ -187,10 +188,15 @@ def evaluate(
     seed: int = 0,
     command: str = "",
     progress: Any = None,
+    offset: int = 0,
+    merge: list[Path] | None = None,
 ) -> Outcome:
     """Run ``suite`` for each configuration and write the report into ``output``.
 
     ``build(settings, name, system_canary)`` makes a :class:`Pipeline` (tests pass fakes).
+    ``offset`` skips the first items (shards of a long run); ``merge`` builds the report from
+    earlier ``results.jsonl`` files instead of running anything. While running, each finished
+    item is appended to ``results.partial.jsonl`` so an interrupted run keeps its answers.
     """
     from chatbot.evaluation.report import read_ratings, write_report
 
@@ -201,22 +207,41 @@ def evaluate(
             return build_pipeline(settings, name=name, system_canary=system_canary)
 
     ratings = read_ratings(ratings_path) if ratings_path is not None else None
-    items = suite.load()
     started = time.perf_counter()
     runs: dict[str, list[ItemResult]] = {}
     notes: list[str] = []
-    for cfg in configs:
-        pipeline = build(cfg.settings, cfg.name, canary("system") if suite.name == "safety" else None)
-        note = coverage_note(suite, items, pipeline, judged)
-        if note:
-            notes.append(f"{cfg.name}: {note}")
-        runs[cfg.name] = suite.run(pipeline, items, progress)
-        del pipeline
-        gc.collect()
+    if merge:
+        items: list[EvalItem] = []
+        for path in merge:
+            for res in read_results(path, suite.name):
+                runs.setdefault(res.config, []).append(res)
+        notes.append("results merged from " + ", ".join(p.name for p in merge))
+    else:
+        if offset < 0:
+            raise EvaluationError("--offset must not be negative")
+        items = suite.load()[offset:]
+        if not items:
+            raise EvaluationError(f"no items left after skipping the first {offset}")
+        output.mkdir(parents=True, exist_ok=True)
+        partial = output / "results.partial.jsonl"
+        with partial.open("w", encoding="utf-8") as fh:
+
+            def sink(res: ItemResult) -> None:
+                fh.write(json.dumps(res.to_json(suite.name), ensure_ascii=False) + "\n")
+                fh.flush()
+
+            for cfg in configs:
+                pipeline = build(cfg.settings, cfg.name, canary("system") if suite.name == "safety" else None)
+                note = coverage_note(suite, items, pipeline, judged)
+                if note:
+                    notes.append(f"{cfg.name}: {note}")
+                runs[cfg.name] = suite.run(pipeline, items, progress, sink)
+                del pipeline
+                gc.collect()
     summaries = {name: suite.summary(rs) for name, rs in runs.items()}
     diffs = compare_runs(suite, runs, resamples=resamples, seed=seed) if len(runs) == 2 else []
     context = [
-        f"suite **{suite.name}**, {len(items)} items, run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} "
+        f"suite **{suite.name}**, {max((len(r) for r in runs.values()), default=0)} items, run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} "
         f"in {time.perf_counter() - started:.0f} s",
         *[describe(c) for c in configs],
         *notes,
@@ -235,7 +260,31 @@ def evaluate(
         seed=seed,
         ratings=ratings,
     )
+    if not merge:
+        (output / "results.partial.jsonl").unlink(missing_ok=True)  # results.jsonl now holds it all
     return Outcome(suite, items, runs, summaries, diffs, written)
+
+
+def read_results(path: Path, suite: str) -> list[ItemResult]:
+    """Items of a ``results.jsonl`` (or ``results.partial.jsonl``) written for ``suite``."""
+    path = Path(path)
+    if not path.is_file():
+        raise EvaluationError(f"results file not found: {path}")
+    out = []
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise EvaluationError(f"{path}:{line_no}: not valid JSON ({err.msg})") from None
+        if not isinstance(d, dict) or d.get("suite") != suite:
+            raise EvaluationError(f"{path}:{line_no}: not a result of the {suite} suite")
+        try:
+            out.append(ItemResult.from_json(d))
+        except EvaluationError as err:
+            raise EvaluationError(f"{path}:{line_no}: {err}") from None
+    return out
 
 
 def _invocation() -> str:
@@ -262,6 +311,8 @@ def run_evaluate_cli(args: argparse.Namespace, *, overrides: dict[str, Any]) -> 
         resamples=args.bootstrap,
         seed=args.seed,
         command=getattr(args, "command_line", None) or _invocation(),
+        offset=args.offset or 0,
+        merge=[Path(p) for p in args.merge] if args.merge else None,
         progress=lambda msg: print(msg, file=sys.stderr, flush=True),
     )
     table = summary_table(out.summaries)

@@ -57,6 +57,24 @@ class ItemResult:
             "metrics": self.metrics,
         }
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ItemResult:
+        """Inverse of :meth:`to_json` (reply fields are the keys of ``reply_record``)."""
+        from chatbot.evaluation.batch import REPLY_KEYS
+
+        fixed = ("suite", "config", "id", "question", "metrics")
+        try:
+            return cls(
+                id=str(d["id"]),
+                config=str(d["config"]),
+                question=str(d["question"]),
+                reply={k: d[k] for k in REPLY_KEYS if k in d},
+                metrics=dict(d["metrics"]),
+                info={k: v for k, v in d.items() if k not in fixed and k not in REPLY_KEYS},
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise EvaluationError(f"not a results.jsonl line ({err})") from None
+
 
 @dataclass(frozen=True)
 class Row:
@@ -187,12 +205,20 @@ class Suite:
     def extra_tables(self, runs: dict[str, list[ItemResult]]) -> list[Table]:
         return []
 
-    def run(self, pipeline: Pipeline, items: Sequence[EvalItem], progress: Progress | None = None) -> list[ItemResult]:
+    def run(
+        self,
+        pipeline: Pipeline,
+        items: Sequence[EvalItem],
+        progress: Progress | None = None,
+        sink: Callable[[ItemResult], None] | None = None,
+    ) -> list[ItemResult]:
         out = []
         for i, item in enumerate(items, start=1):
             t0 = time.perf_counter()
             res = self.evaluate(pipeline, item)
             out.append(res)
+            if sink is not None:
+                sink(res)
             if progress:
                 progress(f"[{pipeline.name} {i}/{len(items)}] {item.id} {time.perf_counter() - t0:.1f}s")
         return out
@@ -411,12 +437,18 @@ class SafetySuite(Suite):
         inj = [i.id for i in items if i.label == "injection"][: max(1, self.probes // 2)]
         return set(benign + inj)
 
-    def run(self, pipeline: Pipeline, items: Sequence[EvalItem], progress: Progress | None = None) -> list[ItemResult]:
+    def run(
+        self,
+        pipeline: Pipeline,
+        items: Sequence[EvalItem],
+        progress: Progress | None = None,
+        sink: Callable[[ItemResult], None] | None = None,
+    ) -> list[ItemResult]:
         self._probe = self._probe_ids(items)
         self._planted_service = None
         if pipeline.rebuild is not None and pipeline.retriever is not None and self._probe:
             self._planted_service = pipeline.rebuild(PlantedRetriever(pipeline.retriever, canary("doc")))
-        return super().run(pipeline, items, progress)
+        return super().run(pipeline, items, progress, sink)
 
     def evaluate(self, pipeline: Pipeline, item: EvalItem) -> ItemResult:
         reply = pipeline.service.reply(item.text, session_id=f"eval-{pipeline.name}-{item.id}")

@@ -26,7 +26,10 @@ class MockGenerator:
         if self.fixed_reply is not None:
             return self.fixed_reply
         prompt = "\n".join(m.content for m in messages)
-        m = _SOURCE.search(prompt)
+        # Only numbered lines inside the fenced sources block count: the rules themselves
+        # mention "[1]" as an example of the citation format.
+        fence = prompt.find("\n```\n")
+        m = _SOURCE.search(prompt, fence + 5) if fence >= 0 else None
         if m:
             first = _SENT.split(m.group(2).strip())[0].strip()
             return f"{first} [{m.group(1)}]"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import contextlib
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -42,15 +43,11 @@ def readings(text: str) -> list[str]:
     """``text`` as a capable model could read it: plain, rot13, and every base64/hex blob decoded."""
     out = [text, codecs.decode(text, "rot13")]
     for token in _B64.findall(text):
-        try:
+        with contextlib.suppress(binascii.Error, ValueError, UnicodeDecodeError):
             out.append(base64.b64decode(token + "=" * (-len(token) % 4), validate=True).decode("utf-8"))
-        except (binascii.Error, ValueError, UnicodeDecodeError):
-            pass
     for token in _HEX.findall(text):
-        try:
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
             out.append(bytes.fromhex(token).decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            pass
     return out
 
 

@@ -68,16 +68,22 @@ def unsafe_loading(tree: ast.AST) -> list[tuple[int, str]]:
                 if kw.arg == "use_safetensors" and _is_false(kw.value):
                     found.append((node.lineno, "use_safetensors=False"))
             func = node.func
-            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-                if (func.value.id, func.attr) in PICKLE_LOADERS:
-                    found.append((node.lineno, f"{func.value.id}.{func.attr}()"))
+            if (
+                isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and (func.value.id, func.attr) in PICKLE_LOADERS
+            ):
+                found.append((node.lineno, f"{func.value.id}.{func.attr}()"))
         if isinstance(node, ast.Dict):
             for key, value in zip(node.keys, node.values, strict=True):
                 if isinstance(key, ast.Constant) and key.value == "trust_remote_code" and not _is_false(value):
                     found.append((node.lineno, "'trust_remote_code' not literally False"))
-        if isinstance(node, ast.ImportFrom) and node.module in ("pickle", "dill", "cloudpickle", "joblib"):
-            if any(alias.name in ("load", "loads") for alias in node.names):
-                found.append((node.lineno, f"from {node.module} import load"))
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module in ("pickle", "dill", "cloudpickle", "joblib")
+            and any(alias.name in ("load", "loads") for alias in node.names)
+        ):
+            found.append((node.lineno, f"from {node.module} import load"))
     return found
 
 
@@ -240,3 +246,22 @@ def test_adapter_with_tampered_weights_is_refused(tmp_path: Path) -> None:
     assert torch.is_tensor(next(iter(tensors.values())))
     with pytest.raises(GenerationError):
         HFGenerator(LLMSettings(model=str(base), adapter=str(adapter), max_new_tokens=2), tmp_path / "cache")
+
+
+# ------------------------------------------------------------------------------ pip-audit step
+
+
+def test_pip_audit_step_fails_only_on_known_vulnerabilities() -> None:
+    from tests.security.pip_audit_ci import summarize
+
+    report = {
+        "dependencies": [
+            {"name": "fastapi", "version": "0.1", "vulns": [{"id": "PYSEC-1", "fix_versions": ["0.2"]}]},
+            {"name": "numpy", "version": "2.4.6", "vulns": []},
+            {"name": "torch", "skip_reason": "Dependency not found on PyPI and could not be audited"},
+        ]
+    }
+    vulnerable, skipped, audited = summarize(report)
+    assert vulnerable == ["fastapi 0.1: PYSEC-1 (fixed in 0.2)"]
+    assert skipped == ["torch"] and audited == 2
+    assert summarize({"dependencies": []}) == ([], [], 0)

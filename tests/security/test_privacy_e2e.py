@@ -102,7 +102,7 @@ def sqlite_rows(db: Path) -> str:
     con = sqlite3.connect(db)
     try:
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        rows = [repr(row) for t in tables for row in con.execute(f'SELECT * FROM "{t}"')]  # noqa: S608
+        rows = [repr(row) for t in tables for row in con.execute(f'SELECT * FROM "{t}"')]
     finally:
         con.close()
     return "\n".join(rows)

@@ -318,3 +318,30 @@ def test_make_suite_defaults_and_limits(eval_settings: Settings, tmp_path: Path)
         make_suite(ns(questions="q.xml", qrels=str(tmp_path / "none.txt")), eval_settings)
     safety = make_suite(ns(suite="safety", input=str(tmp_path / "s.jsonl"), limit=3), eval_settings)
     assert isinstance(safety, SafetySuite) and safety.limit == 3
+
+
+def test_shards_merge_into_the_same_report(
+    eval_settings: Settings, health_chunks: list[Chunk], liveqa_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    cfg = [Config("mock", eval_settings, "defaults")]
+    whole = evaluate(LiveQASuite(*liveqa_files), cfg, tmp_path / "whole", build=_builder(health_chunks))
+    first = evaluate(LiveQASuite(*liveqa_files, limit=1), cfg, tmp_path / "s1", build=_builder(health_chunks))
+    second = evaluate(LiveQASuite(*liveqa_files), cfg, tmp_path / "s2", build=_builder(health_chunks), offset=1)
+    assert [r.id for r in first.runs["mock"]] == ["TQ1"] and [r.id for r in second.runs["mock"]] == ["TQ3"]
+    assert not (tmp_path / "s1" / "results.partial.jsonl").exists()
+    merged = evaluate(
+        LiveQASuite(*liveqa_files),
+        cfg,
+        tmp_path / "merged",
+        merge=[tmp_path / "s1" / "results.jsonl", tmp_path / "s2" / "results.jsonl"],
+    )
+
+    def quality(rows: list[Any]) -> dict[str, Any]:
+        return {r.key: r.value for r in rows if not r.key.startswith(("latency", "ttft", "retrieval"))}
+
+    assert quality(merged.summaries["mock"]) == quality(whole.summaries["mock"])
+    assert "results merged from results.jsonl, results.jsonl" in (tmp_path / "merged" / "report.md").read_text()
+    with pytest.raises(EvaluationError, match="not a result of the safety suite"):
+        evaluate(SafetySuite(tmp_path / "x.jsonl"), cfg, tmp_path / "bad", merge=[tmp_path / "s1" / "results.jsonl"])
+    with pytest.raises(EvaluationError, match="no items left"):
+        evaluate(LiveQASuite(*liveqa_files), cfg, tmp_path / "none", build=_builder(health_chunks), offset=5)

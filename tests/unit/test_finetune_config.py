@@ -53,14 +53,33 @@ def test_target_modules_parsing() -> None:
 
 def test_cli_options_mirror_the_config_fields() -> None:
     parser = build_parser()
-    args = parser.parse_args(["train", "--lora-r", "8", "--quantization", "4bit", "--threads", "none",
-                              "--gradient-checkpointing", "false", "--lora-layers", "4"])
+    args = parser.parse_args(
+        [
+            "train",
+            "--lora-r",
+            "8",
+            "--quantization",
+            "4bit",
+            "--threads",
+            "none",
+            "--gradient-checkpointing",
+            "false",
+            "--lora-layers",
+            "4",
+        ]
+    )
     assert (args.lora_r, args.quantization, args.threads, args.gradient_checkpointing, args.lora_layers) == (
-        8, "4bit", None, False, 4)
+        8,
+        "4bit",
+        None,
+        False,
+        4,
+    )
 
 
-def test_cli_prints_one_line_errors_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_prints_one_line_errors_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HEALTHBOT_DATA_DIR", str(tmp_path))
     assert main(["train", "--dataset-dir", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err.strip()

@@ -48,8 +48,12 @@ def test_check_base_matches(tmp_path: Path) -> None:
     adapter.mkdir()
     assert check_base_matches(adapter, base) is None  # third-party adapter without metadata
     meta = build_metadata(
-        base_model="base", checkpoint=base, quantization="none", data_manifest_sha256="d" * 64,
-        hyperparameters={"lora_r": 4}, metrics={"train_loss": 1.0},
+        base_model="base",
+        checkpoint=base,
+        quantization="none",
+        data_manifest_sha256="d" * 64,
+        hyperparameters={"lora_r": 4},
+        metrics={"train_loss": 1.0},
         model_config=SimpleNamespace(model_type="llama", hidden_size=8, num_hidden_layers=2, vocab_size=10),
     )
     write_metadata(adapter, meta)

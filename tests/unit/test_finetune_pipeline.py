@@ -67,9 +67,14 @@ def test_batched_scorer_matches_generate_and_teacher_forced_nll(tiny_base: Path)
     got = scorer.run(prompts, refs, 6)
     for p, r, g in zip(prompts, refs, got, strict=True):
         with torch.no_grad():
-            out = model.generate(torch.tensor([p]), attention_mask=torch.ones(1, len(p), dtype=torch.long),
-                                 max_new_tokens=6, do_sample=False, eos_token_id=tok.eos_token_id,
-                                 pad_token_id=tok.pad_token_id)
+            out = model.generate(
+                torch.tensor([p]),
+                attention_mask=torch.ones(1, len(p), dtype=torch.long),
+                max_new_tokens=6,
+                do_sample=False,
+                eos_token_id=tok.eos_token_id,
+                pad_token_id=tok.pad_token_id,
+            )
             logits = model(torch.tensor([p + r])).logits[0, len(p) - 1 : -1]
         want = tok.decode(out[0, len(p) :], skip_special_tokens=True).strip()
         nll = float(-torch.log_softmax(logits, -1).gather(-1, torch.tensor(r)[:, None]).mean())
@@ -84,29 +89,68 @@ def test_train_evaluate_merge_end_to_end(tiny_base: Path, dataset: Path, setting
     from finetune.train import train
 
     out = tmp_path / "adapter"
-    cfg = TrainConfig(base_model=str(tiny_base), dataset_dir=str(dataset), output_dir=str(out),
-                      checkpoint_dir=str(tmp_path / "ckpt"), max_length=4096, max_steps=3, per_device_batch_size=2,
-                      eval_steps=2, eval_examples=2, save_steps=2, logging_steps=1, lora_r=4, lora_alpha=8,
-                      gradient_checkpointing=True, lora_layers=1, learning_rate=1e-2)
+    cfg = TrainConfig(
+        base_model=str(tiny_base),
+        dataset_dir=str(dataset),
+        output_dir=str(out),
+        checkpoint_dir=str(tmp_path / "ckpt"),
+        max_length=4096,
+        max_steps=3,
+        per_device_batch_size=2,
+        eval_steps=2,
+        eval_examples=2,
+        save_steps=2,
+        logging_steps=1,
+        lora_r=4,
+        lora_alpha=8,
+        gradient_checkpointing=True,
+        lora_layers=1,
+        learning_rate=1e-2,
+    )
     metrics = train(cfg, settings)
     assert metrics["global_step"] == 3 and metrics["final_eval_loss"] is not None
-    for name in ("adapter_model.safetensors", "adapter_config.json", "healthbot_adapter.json", "loss_curve.png",
-                 "train_metrics.json"):
+    for name in (
+        "adapter_model.safetensors",
+        "adapter_config.json",
+        "healthbot_adapter.json",
+        "loss_curve.png",
+        "train_metrics.json",
+    ):
         assert (out / name).is_file(), name
     assert not list(out.glob("checkpoint-*")) and list((tmp_path / "ckpt").glob("checkpoint-*"))
     meta = read_metadata(out)
     assert meta is not None and meta["base_model"] == str(tiny_base) and meta["num_hidden_layers"] == 2
     assert json.loads((out / "adapter_config.json").read_text())["layers_to_transform"] == [1]
 
-    report = evaluate(EvalConfig(adapter=str(out), dataset_dir=str(dataset), split="train", limit=6,
-                                 batch_size=4, max_new_tokens=5, bootstrap_resamples=50), settings)
+    report = evaluate(
+        EvalConfig(
+            adapter=str(out),
+            dataset_dir=str(dataset),
+            split="train",
+            limit=6,
+            batch_size=4,
+            max_new_tokens=5,
+            bootstrap_resamples=50,
+        ),
+        settings,
+    )
     assert report["n"] == 6 and set(report["metrics"]) >= {"nll", "rouge_l", "stopped", "repetition"}
     assert (out / "eval.md").read_text().startswith("Held-out train split: 6 questions")
     assert len((out / "eval_examples.jsonl").read_text().splitlines()) == 6
     assert read_metadata(out)["evaluation"]["n"] == 6  # type: ignore[index]
     # Second run: everything comes from the per-example cache and gives the same numbers.
-    again = evaluate(EvalConfig(adapter=str(out), dataset_dir=str(dataset), split="train", limit=6,
-                                batch_size=4, max_new_tokens=5, bootstrap_resamples=50), settings)
+    again = evaluate(
+        EvalConfig(
+            adapter=str(out),
+            dataset_dir=str(dataset),
+            split="train",
+            limit=6,
+            batch_size=4,
+            max_new_tokens=5,
+            bootstrap_resamples=50,
+        ),
+        settings,
+    )
     assert again["metrics"]["nll"] == report["metrics"]["nll"]
 
     merged = merge_adapter(out, tmp_path / "merged", settings)
