@@ -1,6 +1,9 @@
 """The evaluation harness on all 51 LiveQA-Med dev questions: the example report, one run.
 
     nice -n 10 .venv/bin/python -m benchmarks.evaluate_liveqa            # -> docs/evaluation/liveqa-dev/
+    # or in two shards on a busy machine, then one report from both:
+    ... --limit 26 --output /tmp/a & ... --offset 26 --output /tmp/b
+    ... --merge /tmp/a/results.jsonl /tmp/b/results.jsonl
     .venv/bin/python -m benchmarks.evaluate_liveqa --limit 5 --output /tmp/liveqa
     .venv/bin/python -m benchmarks.evaluate_liveqa --compare a.yaml b.yaml --output /tmp/cmp
 
@@ -40,13 +43,15 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--judged", type=Path, default=shared / "judged_answers.csv")
     p.add_argument("--output", type=Path, default=REPO / "docs" / "evaluation" / "liveqa-dev")
     p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--offset", type=int, default=0, help="skip the first N questions (run in shards)")
+    p.add_argument("--merge", nargs="+", help="only write the report from earlier results.jsonl files (shards)")
     p.add_argument("--question-field", choices=("original", "summary"), default="original")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
-    if not (args.index / "manifest.json").is_file():
+    if not args.merge and not (args.index / "manifest.json").is_file():
         print(
             f"no index at {args.index}: build it once with\n"
             "    nice -n 10 .venv/bin/python -m benchmarks.retrieval_liveqa\n"
@@ -65,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         cli_args += ["--limit", str(args.limit)]
     if args.compare:
         cli_args += ["--compare", *args.compare]
+    if args.offset:
+        cli_args += ["--offset", str(args.offset)]
+    if args.merge:
+        cli_args += ["--merge", *args.merge]
     ns = standalone_parser().parse_args(cli_args)
     ns.command_line = "python -m benchmarks.evaluate_liveqa " + shlex.join(sys.argv[1:] if argv is None else argv)
     started = time.perf_counter()

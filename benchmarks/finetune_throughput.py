@@ -108,7 +108,7 @@ def main() -> None:
             output_dir=str(work / variant),
             checkpoint_dir=str(work / f"{variant}-ckpt"),
             **common,
-        )  # type: ignore[arg-type]
+        )
         if variant.startswith("trainer"):
             metrics = train(cfg, settings)
             seconds = float(metrics["train_runtime_s"])

@@ -33,9 +33,9 @@ if str(REPO) not in sys.path:
 
 # label -> LLMSettings overrides. "default" is exactly what `make run` uses.
 PATHS: dict[str, dict[str, Any]] = {
-    "default": {},  # quantization none + cpu_int8 (torch int8 dynamic) + prefix cache
-    "fp32": {"cpu_int8": False},
-    "bf16": {"cpu_int8": False, "compute_dtype": "bfloat16"},
+    "default": {},  # quantization none, float32, prefix cache
+    "int8": {"cpu_int8": True},  # + torch int8 dynamic quantization of every Linear
+    "bf16": {"compute_dtype": "bfloat16"},
     "4bit": {"quantization": "4bit"},
     "8bit": {"quantization": "8bit"},
 }

@@ -425,9 +425,9 @@ class DialogueService:
         t_gen = time.perf_counter()
         generated: list[str] = []
         if lead_only:
-            # Only the first sentence is kept; stop streaming once it is complete.
+            # Only the first sentence is kept, and only if it says something: it is buffered
+            # (a second or two) so a lead like "The sources are:" never reaches the user.
             buffer = ""
-            emitted = 0
             for delta in gen.stream(messages, params):
                 if timings.first_token_s is None:
                     timings.first_token_s = time.perf_counter() - t0
@@ -436,16 +436,14 @@ class DialogueService:
                 cut = _first_sentence_end(buffer)
                 if cut is not None:
                     buffer = buffer[:cut]
-                if len(buffer) > emitted:
-                    yield buffer[emitted:]
-                    emitted = len(buffer)
-                if cut is not None:
                     break
-            lead = buffer.strip()
+            lead = buffer.strip() if _usable_lead(buffer) else ""
             timings.generation_s = time.perf_counter() - t_gen
             timings.tokens_generated = self._count("".join(generated)) if generated else 0
             picked = select_sentences(question, evidence, max_words=HYBRID_MAX_WORDS, boost_terms=boost, exclude=[lead])
-            yield "\n\n" + prompts.HYBRID_SOURCES_INTRO + "\n" + _quote(picked)
+            if lead:
+                yield lead + "\n\n"
+            yield prompts.HYBRID_SOURCES_INTRO + "\n" + _quote(picked)
             return
         for delta in gen.stream(messages, params):
             if timings.first_token_s is None:
@@ -518,6 +516,15 @@ def _first_sentence_end(text: str) -> int | None:
         if len(text[: m.start()].split()) >= 4 and len(text) > m.end():
             return m.end()
     return None
+
+
+_META_LEAD = re.compile(r"^\W*(?:the |these |here are the )?(?:sources?|references?|question)\b|:\s*$", re.I)
+
+
+def _usable_lead(text: str) -> bool:
+    """A lead sentence worth showing: a claim of a few words, not talk about the sources."""
+    lead = strip_citations(text).strip()
+    return len(lead.split()) >= 4 and not _META_LEAD.search(lead)
 
 
 def _quote(sentences: Sequence[Any]) -> str:

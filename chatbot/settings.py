@@ -56,9 +56,9 @@ class LLMSettings(BaseModel):
     max_repeated_ngram: int = Field(3, ge=1, description="Stop a stream once any 4-gram occurred this many times.")
     seed: int = 0
     cpu_int8: bool = Field(
-        True,
+        False,
         description="On CPU with quantization none: int8 dynamic quantization of the Linear layers (torch) at load; "
-        "about 2x faster. false = the exact float weights.",
+        "faster prompt processing and decoding, but adds seconds to every load (see benchmarks/generation.py).",
     )
     prefix_cache: bool = Field(
         True, description="Keep the KV cache of the last prompt and reuse its longest common prefix (faster turns)."

@@ -30,7 +30,11 @@ class SentenceTransformerEmbedder:
     """Wraps one SentenceTransformer; texts longer than ``max_seq_length`` are the chunker's job."""
 
     def __init__(
-        self, settings: EmbeddingSettings, *, backend: str = "torch", model_kwargs: dict | None = None
+        self,
+        settings: EmbeddingSettings,
+        *,
+        backend: Literal["torch", "onnx", "openvino"] = "torch",
+        model_kwargs: dict[str, Any] | None = None,
     ) -> None:
         # Never reach for a hub at run time: defaults must run offline.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -187,6 +187,9 @@ _STOP_ES = _words(
 )
 
 _APOSTROPHES = re.compile(r"['\u2019\u2018`\u00b4]")
+# Invisible characters (zero-width space/joiners, soft hyphen, BOM) hide words from the patterns:
+# "ig\u200bnore" must read as "ignore", not "ig nore".
+_INVISIBLE = re.compile(r"[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _DECIMAL_COMMA = re.compile(r"(\d),(\d)")
 _NON_WORD = re.compile(r"[^a-z0-9.\s]+")
 _LONE_DOT = re.compile(r"(?<!\d)\.|\.(?!\d)")
@@ -257,7 +260,7 @@ def _normalize_cached(text: str) -> str:
 
 
 def _normalize(text: str) -> str:
-    t = strip_accents(text).lower()
+    t = strip_accents(_INVISIBLE.sub("", text)).lower()
     t = _APOSTROPHES.sub("", t)
     t = _DECIMAL_COMMA.sub(r"\1.\2", t)
     t = _NON_WORD.sub(" ", t)

@@ -268,10 +268,11 @@ _ROLE_MARKER = re.compile(
     re.I,
 )
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+_HEX = re.compile(r"\b(?:[0-9a-fA-F]{2}){8,}\b")
 
 
 def _decoded_readings(text: str) -> list[str]:
-    """Base64 and rot13 readings of ``text``, for attacks that hide instructions in encodings."""
+    """Base64, hex and rot13 readings of ``text``, for attacks that hide instructions in encodings."""
     out: list[str] = []
     for token in _BASE64.findall(text):
         padded = token + "=" * (-len(token) % 4)
@@ -280,6 +281,10 @@ def _decoded_readings(text: str) -> list[str]:
         except (binascii.Error, ValueError):
             continue
         decoded = raw.decode("utf-8", errors="ignore")
+        if decoded and sum(c.isprintable() for c in decoded) >= 0.9 * len(decoded):
+            out.append(decoded)
+    for token in _HEX.findall(text):
+        decoded = bytes.fromhex(token).decode("utf-8", errors="ignore")
         if decoded and sum(c.isprintable() for c in decoded) >= 0.9 * len(decoded):
             out.append(decoded)
     out.append(codecs.decode(text, "rot13"))
@@ -319,11 +324,12 @@ _SOURCE_DIRECTIVES = _rx(
 
 
 def source_has_injection(text: str) -> bool:
-    """Whether a retrieved passage contains instructions aimed at the assistant."""
-    if _scan_injection(text) is not None:
-        return True
-    norm = normalize(text)
-    return bool(_SOURCE_DIRECTIVES.search(norm))
+    """Whether a retrieved passage contains instructions aimed at the assistant, also when they
+    are hidden in base64, hex or rot13 (a capable model decodes those)."""
+    for reading in [text, *_decoded_readings(text)]:
+        if _scan_injection(reading) is not None or _SOURCE_DIRECTIVES.search(normalize(reading)):
+            return True
+    return False
 
 
 # ------------------------------------------------------------------------------ output checks

@@ -25,7 +25,6 @@ OFF_TOPIC = [
 
 
 def _settings(tmp_path: Path, sources: list[str]) -> Settings:
-    # The embedding cache lives in the real data dir when present, so repeated runs are fast.
     return load_settings(data_dir=tmp_path / "data", knowledge={"sources": sources})
 
 
@@ -64,16 +63,18 @@ def test_starter_off_topic_falls_below_threshold(starter_retriever) -> None:  # 
 
 @pytest.mark.slow
 def test_medquad_subset_build_search_and_threshold(shared_data: Path, tmp_path: Path) -> None:
-    # Two source folders of MedQuAD (a few hundred answers) keep CI's embedding cost small.
-    sub = tmp_path / "MedQuAD"
-    for folder in ("8_NHLBI_QA_XML", "9_CDC_QA"):
-        shutil.copytree(shared_data / "MedQuAD" / folder, sub / folder)
+    # The first 20 NHLBI documents (about 150 answers, asthma among them) keep CI's embedding cost small.
+    sub = tmp_path / "MedQuAD" / "8_NHLBI_QA_XML"
+    sub.mkdir(parents=True)
+    for path in sorted((shared_data / "MedQuAD" / "8_NHLBI_QA_XML").glob("*.xml"))[:20]:
+        shutil.copy(path, sub / path.name)
+    sub = sub.parent
     s = _settings(tmp_path, [f"medquad:{sub}"])
     kindex.ensure_index(s)
     r = kindex.load_retriever(s)
     hits = r.search("What are the symptoms of asthma?", 5)
     assert any("asthma" in h.chunk.title.lower() for h in hits[:3])
-    assert hits[0].doc_id.startswith(("NHLBI_", "CDC_")) and hits[0].doc_id.endswith(".txt")
+    assert hits[0].doc_id.startswith("NHLBI_") and hits[0].doc_id.endswith(".txt")
     assert hits[0].score >= s.knowledge.min_score
     assert "MedQuAD" in hits[0].chunk.license
     for q in OFF_TOPIC:

@@ -90,12 +90,13 @@ def test_chunker_keeps_every_character_within_budget(
 _LABEL = re.compile(r"^\[(\d+)\] ")
 
 
-def _sources_block(turn: str) -> list[str]:
+def _sources_block(turn: str) -> tuple[list[str], str]:
+    """The lines between the sources fences, and the text after the closing fence."""
     lines = turn.split("\n")
     start = lines.index(prompts.SOURCES_HEADER)
     assert lines[start + 1] == prompts.SOURCES_FENCE
     end = lines.index(prompts.SOURCES_FENCE, start + 2)
-    return lines[start + 2 : end]
+    return lines[start + 2 : end], "\n".join(lines[end + 1 :])
 
 
 @FUZZ
@@ -114,13 +115,13 @@ def test_sources_always_stay_inside_their_fence(
     assert messages[0] == ChatMessage("system", prompts.system_prompt(canary="SYSMARK-0001", lead_only=lead_only))
     assert [m.role for m in messages] == ["system", "user"]
     turn = messages[-1].content
-    block = _sources_block(turn)
+    block, after = _sources_block(turn)
     # Everything a document supplies stays between the fences: the closing fence found is the
     # real one, exactly one label line per source, numbered 1..n in order.
     labels = [int(m.group(1)) for line in block if (m := _LABEL.match(line))]
     assert labels == list(range(1, len(chunks) + 1)), (labels, block[:6])
     assert not any(line.strip().startswith("```") for line in block)
-    assert turn.rstrip().endswith(question.strip()), "the question comes last, after the sources"
+    assert f"{prompts.QUESTION_LABEL} {question.strip()}" in after, "the question comes after the sources"
     assert "SYSMARK-0001" not in turn
 
 

@@ -354,3 +354,14 @@ def test_from_settings_reports_a_missing_index(settings: Settings) -> None:
 
     with pytest.raises(HealthbotError):
         DialogueService.from_settings(settings)
+
+
+def test_hybrid_drops_a_lead_that_says_nothing(low_threshold: Settings, health_chunks: list[Chunk]) -> None:
+    service, _, _ = make_service(
+        low_threshold, health_chunks, mode="hybrid", generator=MockGenerator("The sources are:")
+    )
+    events = list(service.stream("How is asthma treated?"))
+    streamed = "".join(e.text for e in events if e.kind == "delta")
+    assert streamed.startswith(prompts.HYBRID_SOURCES_INTRO) and "sources are:" not in streamed
+    reply = events[-1].reply
+    assert reply is not None and reply.text.startswith(prompts.HYBRID_SOURCES_INTRO) and reply.citations

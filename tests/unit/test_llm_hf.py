@@ -231,9 +231,9 @@ def test_cuda_requested_without_gpu(tiny_dir: Path) -> None:
         HFGenerator(LLMSettings(model=str(tiny_dir), device="cuda"), Path("unused"))
 
 
-def test_cpu_int8_by_default_close_to_float(tiny_dir: Path) -> None:
-    int8 = HFGenerator(LLMSettings(model=str(tiny_dir)), Path("u"))
-    exact = HFGenerator(LLMSettings(model=str(tiny_dir), cpu_int8=False), Path("u"))
+def test_cpu_int8_close_to_float(tiny_dir: Path) -> None:
+    int8 = HFGenerator(LLMSettings(model=str(tiny_dir), cpu_int8=True), Path("u"))
+    exact = HFGenerator(LLMSettings(model=str(tiny_dir)), Path("u"))
     assert int8.loaded.quantization == "int8-dynamic"
     assert "quantized" in type(int8.model.model.layers[0].mlp.up_proj).__module__
     assert type(exact.model.model.layers[0].mlp.up_proj).__name__ == "Linear"
@@ -259,7 +259,7 @@ def test_prefix_cache_reuses_previous_turn_with_same_output(tiny_dir: Path) -> N
     assert second == generate(plain, turn2)
     assert plain.last_stats.reused_prompt_tokens == 0
     # the same prompt again: bit-identical answer from the cache (int8 included)
-    int8 = HFGenerator(LLMSettings(model=str(tiny_dir), max_new_tokens=6, temperature=1.0), Path("u"))
+    int8 = HFGenerator(LLMSettings(model=str(tiny_dir), max_new_tokens=6, temperature=1.0, cpu_int8=True), Path("u"))
     runs = [generate(int8, turn2) for _ in range(3)]
     assert int8.last_stats.reused_prompt_tokens > 0
     assert runs == [runs[0]] * 3
