@@ -275,7 +275,7 @@ class DialogueService:
         mode = self.settings.dialogue.answer_mode
         evidence = Evidence(hits, self.embedder)
         parts: list[str] = []
-        for delta in self._answer(mode, gen, u, hits, evidence, eff_profile, prompt_history, timings, t0):
+        for delta in self._answer(mode, gen, u, hits, evidence, eff_profile, prompt_history, timings, t0, flags):
             parts.append(delta)
             yield ReplyEvent("delta", text=delta)
         raw = "".join(parts)
@@ -398,6 +398,7 @@ class DialogueService:
         history: list[ChatMessage],
         timings: Timings,
         t0: float,
+        flags: list[str],
     ) -> Iterator[str]:
         question = u.query.standalone if len(u.query.standalone) <= 600 else u.reduced
         boost = profile_terms(profile, question)
@@ -438,6 +439,9 @@ class DialogueService:
                     buffer = buffer[:cut]
                     break
             lead = buffer.strip() if _usable_lead(buffer) else ""
+            if not lead:
+                flags.append("lead_dropped")
+                log.info("hybrid lead dropped: %r", buffer[:200])
             timings.generation_s = time.perf_counter() - t_gen
             timings.tokens_generated = self._count("".join(generated)) if generated else 0
             picked = select_sentences(question, evidence, max_words=HYBRID_MAX_WORDS, boost_terms=boost, exclude=[lead])

@@ -365,3 +365,4 @@ def test_hybrid_drops_a_lead_that_says_nothing(low_threshold: Settings, health_c
     assert streamed.startswith(prompts.HYBRID_SOURCES_INTRO) and "sources are:" not in streamed
     reply = events[-1].reply
     assert reply is not None and reply.text.startswith(prompts.HYBRID_SOURCES_INTRO) and reply.citations
+    assert "lead_dropped" in reply.flags
