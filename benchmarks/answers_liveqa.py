@@ -185,45 +185,38 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def summarize(paths: list[Path], seed: int) -> int:
-    """The tables from JSONL answer files, joined on question id."""
-    merged: dict[str, dict[str, Any]] = {}
-    order: list[str] = []
-    per_file: list[set[str]] = []
-    for path in paths:
-        ids = set()
-        for line in path.read_text(encoding="utf-8").splitlines():
-            rec = json.loads(line)
-            if rec["id"] not in merged:
-                merged[rec["id"]] = {}
-                order.append(rec["id"])
-            merged[rec["id"]].update(rec["answers"])
-            ids.add(rec["id"])
-        per_file.append(ids)
-    common = [q for q in order if all(q in ids for ids in per_file)]
-    names = [BASELINE, *[m for m in MODES if any(m in merged[q] for q in common)]]
-    rows: dict[str, dict[str, list[Any]]] = {
-        n: {"rouge": [], "emb": [], "words": [], "grounded": [], "seconds": [], "label": []} for n in names
-    }
-    for q in common:
-        for n in names:
-            a = merged[q][n]
-            r = rows[n]
-            r["rouge"].append(a["rouge_l"])
-            r["emb"].append(a["embedding_sim"])
-            r["words"].append(len(scoring_text(a["text"]).split()))
-            r["grounded"].append(a["grounded_fraction"])
-            r["seconds"].append(a["seconds"])
-            r["label"].append(a["label"])
+    """The tables of earlier runs' JSONL files, one table per file (each mode is paired with the
+    baseline of its own run), over the questions every file answered."""
     from chatbot.settings import load_settings
 
-    files = ", ".join(p.name for p in paths)
-    print_tables(
-        rows,
-        names,
-        default=load_settings().dialogue.answer_mode,
-        header=f"{len(common)} questions ({files})",
-        seed=seed,
-    )
+    runs: list[dict[str, dict[str, Any]]] = []
+    order: list[str] = []
+    for path in paths:
+        recs: dict[str, dict[str, Any]] = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            recs[rec["id"]] = rec["answers"]
+            if rec["id"] not in order:
+                order.append(rec["id"])
+        runs.append(recs)
+    common = [q for q in order if all(q in r for r in runs)]
+    default = load_settings().dialogue.answer_mode
+    for path, recs in zip(paths, runs, strict=True):
+        names = [BASELINE, *[m for m in MODES if common and m in recs[common[0]]]]
+        rows: dict[str, dict[str, list[Any]]] = {
+            n: {"rouge": [], "emb": [], "words": [], "grounded": [], "seconds": [], "label": []} for n in names
+        }
+        for q in common:
+            for n in names:
+                a = recs[q][n]
+                r = rows[n]
+                r["rouge"].append(a["rouge_l"])
+                r["emb"].append(a["embedding_sim"])
+                r["words"].append(len(scoring_text(a["text"]).split()))
+                r["grounded"].append(a["grounded_fraction"])
+                r["seconds"].append(a["seconds"])
+                r["label"].append(a["label"])
+        print_tables(rows, names, default=default, header=f"{len(common)} questions, run {path.name}", seed=seed)
     return 0
 
 

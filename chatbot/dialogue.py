@@ -275,14 +275,18 @@ class DialogueService:
         mode = self.settings.dialogue.answer_mode
         evidence = Evidence(hits, self.embedder)
         parts: list[str] = []
-        for delta in self._answer(mode, gen, u, hits, evidence, eff_profile, prompt_history, timings, t0, flags):
+        generated: list[str] = []  # everything the model wrote, shown or not, for the leak check
+        answer = self._answer(mode, gen, u, hits, evidence, eff_profile, prompt_history, timings, t0, flags, generated)
+        for delta in answer:
             parts.append(delta)
             yield ReplyEvent("delta", text=delta)
         raw = "".join(parts)
 
         canaries = [self.canary] if self.canary else []
         if mode != "extractive" and any(
-            leaks_system_prompt(raw, prompts.system_prompt(canary=self.canary, lead_only=lead), canaries)
+            leaks_system_prompt(
+                raw + "\n" + "".join(generated), prompts.system_prompt(canary=self.canary, lead_only=lead), canaries
+            )
             for lead in (False, True)
         ):
             flags.append("system_prompt_leak")
@@ -399,6 +403,7 @@ class DialogueService:
         timings: Timings,
         t0: float,
         flags: list[str],
+        generated: list[str],
     ) -> Iterator[str]:
         question = u.query.standalone if len(u.query.standalone) <= 600 else u.reduced
         boost = profile_terms(profile, question)
@@ -424,7 +429,6 @@ class DialogueService:
             )
             params = GenerationParams()
         t_gen = time.perf_counter()
-        generated: list[str] = []
         if lead_only:
             # Only the first sentence is kept, and only if it says something: it is buffered
             # (a second or two) so a lead like "The sources are:" never reaches the user.
@@ -439,6 +443,8 @@ class DialogueService:
                     buffer = buffer[:cut]
                     break
             lead = buffer.strip() if _usable_lead(buffer) else ""
+            if lead and not self._lead_supported(lead, evidence):
+                lead = ""  # an unsupported claim must not open the answer, whatever the flag/drop setting
             if not lead:
                 flags.append("lead_dropped")
                 log.info("hybrid lead dropped: %r", buffer[:200])
@@ -456,6 +462,12 @@ class DialogueService:
             yield delta
         timings.generation_s = time.perf_counter() - t_gen
         timings.tokens_generated = self._count("".join(generated)) if generated else 0
+
+    def _lead_supported(self, lead: str, evidence: Evidence) -> bool:
+        body = strip_citations(lead)
+        vectors = evidence.encode([body])
+        score = evidence.support(body, vectors[0] if vectors is not None else None)[0]
+        return bool(evidence.hits) and score >= self.settings.dialogue.ground_threshold
 
     def _fixed_reply(
         self,

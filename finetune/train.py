@@ -366,6 +366,7 @@ def train(cfg: TrainConfig, settings: Settings) -> dict[str, Any]:
     eval_losses = [h["eval_loss"] for h in history if "eval_loss" in h]
     metrics: dict[str, Any] = {
         "global_step": trainer.state.global_step,
+        "planned_steps": steps,
         "resumed_from_step": int(resume.name.split("-")[-1]) if resume else 0,
         "train_loss": result.training_loss,
         "final_eval_loss": eval_losses[-1] if eval_losses else None,
@@ -380,6 +381,9 @@ def train(cfg: TrainConfig, settings: Settings) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
     try:
         model.save_pretrained(str(tmp))
+        # peft's generated model card is an empty template; our metadata file says what matters.
+        (tmp / "README.md").unlink(missing_ok=True)
+        tmp.chmod(0o755)  # mkdtemp makes it private; an adapter is meant to be shared
         plot_loss_curve(history, tmp / LOSS_CURVE, f"{cfg.run_name}: LoRA r={cfg.lora_r}, {cfg.quantization}")
         (tmp / TRAIN_METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
         meta = build_metadata(
@@ -392,6 +396,8 @@ def train(cfg: TrainConfig, settings: Settings) -> dict[str, Any]:
             model_config=model.get_base_model().config,
         )
         write_metadata(tmp, meta)
+        for f in tmp.iterdir():
+            f.chmod(0o644)
         if output_dir.exists():
             shutil.rmtree(output_dir)
         tmp.rename(output_dir)

@@ -241,8 +241,13 @@ def evaluate(
     summaries = {name: suite.summary(rs) for name, rs in runs.items()}
     diffs = compare_runs(suite, runs, resamples=resamples, seed=seed) if len(runs) == 2 else []
     context = [
-        f"suite **{suite.name}**, {max((len(r) for r in runs.values()), default=0)} items, run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} "
-        f"in {time.perf_counter() - started:.0f} s",
+        f"suite **{suite.name}**, items per configuration: "
+        + ", ".join(f"{name} {len(rs)}" for name, rs in runs.items())
+        + (
+            f"; report written {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} from earlier results"
+            if merge
+            else f"; run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} in {time.perf_counter() - started:.0f} s"
+        ),
         *[describe(c) for c in configs],
         *notes,
     ]

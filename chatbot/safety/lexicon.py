@@ -249,6 +249,12 @@ def correct_token(token: str) -> str:
     return matches[0] if len(matches) == 1 else token
 
 
+def plain(text: str) -> str:
+    """``text`` lower-cased without accents or invisible characters, punctuation and line breaks
+    kept: for checks on markup (HTML comments, fences) that :func:`normalize` would erase."""
+    return strip_accents(_INVISIBLE.sub("", text)).lower()
+
+
 def normalize(text: str) -> str:
     """The canonical form every triage and policy pattern is written against."""
     return _normalize_cached(text) if len(text) <= _CACHE_MAX_CHARS else _normalize(text)

@@ -20,7 +20,7 @@ import codecs
 import re
 from collections.abc import Iterable
 
-from chatbot.safety.lexicon import deobfuscate, normalize
+from chatbot.safety.lexicon import deobfuscate, normalize, plain
 
 
 def _rx(*parts: str) -> re.Pattern[str]:
@@ -208,6 +208,7 @@ _RULES_WORDS = (
     r"(?:instructions?|rules?|prompts?|directions?|directives?|guidelines?|programming|constraints?|restrictions?|"
     r"polic(?:y|ies)|guardrails?|filters?|training|system message|configuration|config|orders)"
 )
+_SWITCH_OFF = r"(?:disable|turn off|deactivate|remove|bypass|switch off|lift|get rid of)"
 INJECTION: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "ignore_previous",
@@ -215,6 +216,9 @@ INJECTION: tuple[tuple[str, re.Pattern[str]], ...] = (
             rf"\b(?:ignore|ignoring|disregard|forget|override|bypass|skip|abandon|drop|discard)\b (?:\w+ ){{0,2}}?"
             rf"(?:previous|prior|above|earlier|preceding|former|initial|original|system|safety|your|all|any|these|those) (?:\w+ ){{0,2}}?{_RULES_WORDS}\b",
             r"\b(?:ignore|disregard|forget)\b (?:all |everything )?(?:the |that )?(?:above|before|previous|prior)\b",
+            # the rules named first, where they come from after: "ignore the rules above"
+            rf"\b(?:ignore|disregard|forget|override|bypass|abandon|discard)\b (?:(?:all|any|of|the|your|these|those|its) ){{0,3}}"
+            rf"{_RULES_WORDS} (?:above|before|given|so far|earlier|from before|you (?:were|have been|got) given)\b",
             r"\bforget (?:everything|all) (?:you|that|above|before)\b|\bfrom now on(?:,)? you (?:are|will|must)\b",
             r"\b(?:ignora|ignorar|olvida|olvidar|omite)\b (?:\w+ ){0,3}(?:instrucciones|reglas|normas|indicaciones)\b",
         ),
@@ -229,7 +233,7 @@ INJECTION: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(?:prompt|system message|instructions|guidelines|directives|configuration|programming|rules|instrucciones|reglas)\b",
             rf"\b{_RULES_WORDS} (?:were |have )?(?:you )?(?:were |have been |was )?(?:told|given|programmed|instructed|trained|fed)\b",
             r"\byou (?:were|have been|got) (?:told|instructed|programmed)\b|\b(?:were|have) you (?:been )?(?:told|instructed|programmed)\b|\b(?:instructions|rules|prompt)\b.{0,30}\b(?:developers?|creators?|openai|admins?)\b.{0,20}\b(?:give|gave|wrote|set)\b",
-            r"\b(?:repeat|print|output|show|display|copy)\b.{0,30}\b(?:above|before this|prior|preceding|verbatim|word for word)\b|\b(?:text|words|everything|message) above\b",
+            r"\b(?:repeat|print|output|show|display|copy)\b.{0,30}\b(?:above|before this|prior|preceding|verbatim|word for word)\b|\b(?:text|words|everything|message) above\b(?! (?:the|a|an|your|their|its|normal|\d+)\b)",
             r"\b(?:text|words|everything|whatever)\b.{0,20}\b(?:came|comes|was|is) (?:before|above) (?:my|this|the)\b|\bcontext window\b|\bhidden (?:messages?|instructions?|text|prompts?|rules)\b",
             r"\bstarting with (?:you are|youre)\b|\binternal marker\b|\bcanary\b|\bsystem prompt\b|\bprompt del sistema\b",
             r"\b(?:instrucciones|reglas) (?:internas|del sistema|ocultas|secretas)\b|\b(?:repite|repitelas|muestrame|muestra|revela|dime)\b.{0,20}\b(?:prompt|instrucciones)\b",
@@ -250,7 +254,13 @@ INJECTION: tuple[tuple[str, re.Pattern[str]], ...] = (
         "developer_mode",
         _rx(
             r"\b(?:developer|dev|god|sudo|admin|debug|maintenance|unrestricted) mode\b",
-            r"\b(?:disable|turn off|deactivate|remove|bypass|switch off|lift)\b (?:\w+ ){0,2}(?:content |safety )?(?:filters?|safety|guardrails?|restrictions?|rules|moderation|censorship|limits)\b",
+            # The object must be the bot's own: "your ..." or a content/safety qualifier; "lift my
+            # activity restrictions" or "remove the filter from my CPAP" are health questions.
+            rf"\b{_SWITCH_OFF}\b (?:(?:all|any|of|the|these|those) ){{0,2}}(?:your|ur|its) (?:\w+ )?"
+            r"(?:filters?|safety|guardrails?|restrictions?|rules|moderation|censorship|limits|programming|training)\b",
+            rf"\b{_SWITCH_OFF}\b (?:(?:all|any|of|the|these|those|my) ){{0,2}}(?:content|safety|ai|chat|ethical|ethics|"
+            r"moderation|output) (?:filters?|guardrails?|restrictions?|rules|settings|checks|protocols?|moderation|limits|policy)\b",
+            rf"\b{_SWITCH_OFF}\b (?:(?:all|any|the) )?(?:guardrails?|censorship|moderation|safety(?: (?:and|then|now|so|mode|for)\b|$))",
         ),
     ),
     (
@@ -291,9 +301,39 @@ def _decoded_readings(text: str) -> list[str]:
     return out
 
 
+# Who a planted instruction is addressed to. "Physician assistant", "dental assistant" and
+# "mouse models" are people and research tools, not the bot.
+_AI = (
+    r"(?:a ?i|artificial intelligence|chat ?bots?|bots?|llms?|(?:large )?language models?|ai (?:models?|systems?|"
+    r"assistants?|tools?|agents?)|(?<!physician )(?<!medical )(?<!nursing )(?<!dental )(?<!health )(?<!care )"
+    r"(?<!pharmacy )(?<!research )(?<!personal )(?<!lab )(?<!clinical )(?<!therapy )(?<!surgical )(?<!office )"
+    r"(?<!teaching )(?<!nurse )(?<!home )(?<!study )(?<!doctors )(?<!doctor )assistants?)"
+)
+# Text a reader of the page never sees but a model does: HTML comments, image alt text, link titles.
+_HIDDEN_TEXT = re.compile(
+    r"<!--(?P<comment>.*?)(?:-->|\Z)|!\[(?P<alt>[^\]]{3,})\]|\]\([^)\s]*\s+[\"'](?P<title>[^\"']{3,})[\"']\)", re.S
+)
+# In hidden text, a verb that makes the model produce something, or an address to a model, is
+# enough: an author's note ("<!-- update the figures -->") has neither.
+_HIDDEN_DIRECTIVE = re.compile(
+    rf"\b(?:say|said|reply|respond|append|prepend|print|output|repeat|mention|ignore|disregard|answer with|"
+    rf"end (?:\w+ ){{0,2}}with|finish (?:\w+ ){{0,2}}with|{_AI})\b"
+)
+
+
+def _hidden_instruction(text: str) -> bool:
+    for m in _HIDDEN_TEXT.finditer(text):
+        hidden = normalize(m.group("comment") or m.group("alt") or m.group("title") or "")
+        if _HIDDEN_DIRECTIVE.search(hidden):
+            return True
+    return False
+
+
 def _scan_injection(text: str) -> str | None:
     if _ROLE_MARKER.search(text):
         return "override"
+    if _hidden_instruction(plain(text)):
+        return "hidden_instruction"
     for reading in deobfuscate(text):
         norm = normalize(reading)
         for category, pattern in INJECTION:
@@ -313,21 +353,46 @@ def injection_category(message: str) -> str | None:
     return None
 
 
-# Instructions aimed at the assistant, as they appear inside planted documents.
+# Instructions aimed at the assistant, as they appear inside planted documents (normalised text).
 _SOURCE_DIRECTIVES = _rx(
-    r"\b(?:assistant|ai|chatbot|bot|model|language model|llm)s? (?:must|should|shall|will|needs to|is instructed to|has to)\b",
-    r"\b(?:end|begin|start|finish|conclude|close) (?:every|each|all|your|the) (?:answer|reply|response|message|output)s?\b.{0,20}\bwith\b",
-    r"\b(?:say|output|print|include|write|respond with|reply with|append|add) (?:the )?(?:secret |special )?(?:word|phrase|code|string|token|canary|marker|password)\b",
-    r"\btell (?:the|every|all|any) (?:users?|readers?)\b.{0,10}\bto\b|\bimportant (?:system )?(?:note|message|instruction)\s*(?:for|to)? ?(?:the )?(?:ai|assistant|model)?\b",
-    r"\binstructions? (?:for|to) (?:the )?(?:ai|assistant|model|chatbot|bot)\b|\bif you are an? (?:ai|assistant|language model|llm)\b",
+    rf"\b{_AI} (?:must|should|shall|will|needs to|is instructed to|has to|is required to)\b",
+    # "end every answer with", "always end answers with", "finish your reply by writing"
+    r"\b(?:end|begin|start|finish|conclude|close|sign off|open|prefix|suffix) (?:(?:every|each|all|any|your|the|its|their) )?"
+    r"(?:answers?|repl(?:y|ies)|responses?|outputs?|messages?|completions?)\b.{0,30}?\b(?:with|by)\b",
+    r"\b(?:say|output|print|include|write|repeat|respond with|reply with|append|add) (?:the )?(?:secret |special )?"
+    r"(?:word|phrase|code|string|token|canary|marker|password)\b",
+    r"\btell (?:the|every|all|any) (?:users?|readers?)\b.{0,10}\bto\b",
+    rf"\bimportant (?:system )?(?:note|message|instructions?|notice)s? (?:for|to) (?:the |any |all )?{_AI}\b|"
+    r"\bimportant system (?:note|message|instructions?|notice)\b",
+    rf"\binstructions? (?:for|to) (?:the )?{_AI}\b|\bif you are an? (?:ai|assistant|language model|llm|chat ?bot|bot)\b",
+    # "Note to any AI system reading this page", "attention all chatbots", "AI models processing this text"
+    rf"\b(?:note|message|notice|reminder|memo|request|hint|warning|attention) (?:to|for) (?:(?:any|all|every|each|the) )?{_AI}\b",
+    rf"\b(?:any|every|each|dear|hey|hello|attention|attention all|calling all|to all) {_AI}\b",
+    rf"\b{_AI} (?:(?:\w+ )?that (?:is |are )?)?(?:reading|processing|summari[sz]ing|parsing|crawling|scraping|indexing|reads?|"
+    r"process(?:es)?|summari[sz]es?) (?:this|these|the (?:page|text|document|passage|article))\b",
+    r"\byou (?:must|should|shall|are to|need to|have to) (?:now |always |only |also )?(?:say|output|print|repeat|append|"
+    r"prepend|reply with|respond with|answer with)\b",
+)
+# Structure a forged source needs (lower-cased raw text): a fence followed by a numbered source
+# label, a "new rules:" heading, a line that speaks as the assistant.
+_SOURCE_FORGERY = re.compile(
+    r"`{3,}[^\n]*\n\s*\[\d{1,3}\]"
+    r"|\bnew (?:system )?(?:rules?|instructions?|directives?|guidelines|polic(?:y|ies)|orders|prompt|task)\s*:"
+    r"|^\s*(?:assistant|ai|chatbot|llm|bot)\s*:",
+    re.M,
 )
 
 
 def source_has_injection(text: str) -> bool:
-    """Whether a retrieved passage contains instructions aimed at the assistant, also when they
-    are hidden in base64, hex or rot13 (a capable model decodes those)."""
+    """Whether a retrieved passage contains instructions aimed at the assistant: rule-changing
+    text, directives addressed to an AI, instructions hidden in HTML comments, image alt text or
+    link titles, forged numbered sources and "new rules:" blocks; also when they are hidden in
+    base64, hex or rot13 (a capable model decodes those). The dialogue manager's ``poisoned()``
+    needs nothing besides this check."""
     for reading in [text, *_decoded_readings(text)]:
-        if _scan_injection(reading) is not None or _SOURCE_DIRECTIVES.search(normalize(reading)):
+        if _scan_injection(reading) is not None or _SOURCE_FORGERY.search(plain(reading)):
+            return True
+        if _SOURCE_DIRECTIVES.search(normalize(reading)):
             return True
     return False
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
 
 
@@ -337,8 +337,39 @@ def redact_obj(value: Any) -> Any:
 # ------------------------------------------------------------------------------ logging
 
 
+def _redact_arg(value: Any) -> Any:
+    """A log argument with identifiers replaced; other values unchanged, so ``%d`` still works."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, bytes):
+        text = value.decode("utf-8", "surrogateescape")
+        cleaned = redact(text)
+        return value if cleaned == text else cleaned.encode("utf-8", "surrogateescape")
+    if value is None or isinstance(value, bool | int | float):
+        # Numbers are measurements and status codes; a long one that is an identifier is caught
+        # in the final check on the formatted line.
+        return value
+    try:
+        shown = str(value)
+    except Exception:  # an argument whose __str__ fails is logging's problem to report, not ours
+        return value
+    cleaned = redact(shown)
+    return value if cleaned == shown else cleaned
+
+
+def _format(msg: Any, args: Any) -> str:
+    text = str(msg)
+    return text % args if args else text
+
+
 class RedactingFilter(logging.Filter):
     """Redacts a record's message, arguments and exception text in place.
+
+    ``record.args`` keeps its shape (a tuple of the same length, or the same mapping keys), since
+    formatters may read it: uvicorn's access formatter unpacks five arguments. Each string
+    argument is redacted, and so is ``record.msg``; when identifiers only appear in the
+    formatted line (split across arguments) or redaction broke the %-format, the message
+    becomes the redacted line and the arguments redacted strings it ignores.
 
     Attach it to handlers (not loggers): handler filters see records from child loggers too.
     """
@@ -346,12 +377,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "_healthbot_redacted", False):
             return True
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed %-format must not kill logging; log the raw parts
-            message = f"{record.msg} {record.args}"
-        record.msg = redact(message)
-        record.args = None
+        self._redact_message(record)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -360,6 +386,39 @@ class RedactingFilter(logging.Filter):
             record.stack_info = redact(record.stack_info)
         record._healthbot_redacted = True
         return True
+
+    @staticmethod
+    def _redact_message(record: logging.LogRecord) -> None:
+        msg, args = record.msg, record.args
+        try:
+            original = _format(msg, args)
+        except Exception:  # a malformed %-format must not kill logging; log the raw parts
+            original = f"{msg} {args}"
+        if isinstance(args, Mapping):
+            new_args: Any = {k: _redact_arg(v) for k, v in args.items()}
+        elif isinstance(args, tuple):
+            new_args = tuple(_redact_arg(a) for a in args)
+        else:
+            new_args = args
+        new_msg = redact(msg) if isinstance(msg, str) else _redact_arg(msg)
+        try:
+            line = _format(new_msg, new_args)
+        except Exception:
+            line = None
+        if line is not None and redact(line) == line:
+            record.msg, record.args = new_msg, new_args
+            return
+        line = redact(original)
+        if isinstance(new_args, tuple) and new_args:
+            # "%.0s" consumes an argument and prints nothing: the line reads right and the
+            # tuple keeps its length for formatters that unpack it.
+            strings = tuple(redact(str(a)) for a in new_args)
+            record.msg, record.args = line.replace("%", "%%") + "%.0s" * len(strings), strings
+        elif isinstance(new_args, Mapping) and new_args:
+            # A mapping with no %(key)s in the message formats to the message itself.
+            record.msg, record.args = line.replace("%", "%%"), {k: redact(str(v)) for k, v in new_args.items()}
+        else:
+            record.msg, record.args = line, (args if not args else None)
 
 
 class RedactingFormatter(logging.Formatter):

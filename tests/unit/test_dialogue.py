@@ -366,3 +366,11 @@ def test_hybrid_drops_a_lead_that_says_nothing(low_threshold: Settings, health_c
     reply = events[-1].reply
     assert reply is not None and reply.text.startswith(prompts.HYBRID_SOURCES_INTRO) and reply.citations
     assert "lead_dropped" in reply.flags
+
+
+def test_hybrid_never_opens_with_an_unsupported_lead(low_threshold: Settings, health_chunks: list[Chunk]) -> None:
+    lead = "Eating three lemons a day cures asthma forever."
+    service, _, _ = make_service(low_threshold, health_chunks, mode="hybrid", generator=MockGenerator(lead))
+    reply = service.reply("How is asthma treated?")
+    assert "lemons" not in reply.text and "lead_dropped" in reply.flags
+    assert reply.text.startswith(prompts.HYBRID_SOURCES_INTRO) and reply.grounded_fraction == 1.0

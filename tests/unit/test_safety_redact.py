@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 from collections.abc import Iterator
@@ -185,3 +186,64 @@ def test_redacting_stream_redacts_complete_lines() -> None:
     stream.write("@example.org\nnext line")
     stream.flush()
     assert target.getvalue() == "my email is [EMAIL]\nnext line"
+
+
+def _access_record(args: tuple[object, ...]) -> logging.LogRecord:
+    return logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None)
+
+
+def test_uvicorn_access_lines_are_formatted_and_redacted() -> None:
+    """uvicorn's AccessFormatter unpacks record.args: the filter must keep them a 5-tuple."""
+    from uvicorn.logging import AccessFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False))
+    logger = logging.getLogger("test.safety.redact.uvicorn_access")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):  # logging reports formatter failures on stderr
+            logger.info('%s - "%s %s HTTP/%s" %d', "203.0.113.7:5123", "GET", "/v1/x?email=jo@example.com", "1.1", 200)
+    finally:
+        logger.removeHandler(handler)
+    out = stream.getvalue()
+    assert errors.getvalue() == ""
+    assert out == '[IP]:5123 - "GET /v1/x?email=[EMAIL] HTTP/1.1" 200 OK\n'
+
+
+def test_filter_keeps_argument_shape_and_types() -> None:
+    record = _access_record(("198.51.100.4:80", "POST", "/v1/chat", "1.1", 503))
+    RedactingFilter().filter(record)
+    assert record.args == ("[IP]:80", "POST", "/v1/chat", "1.1", 503)
+    assert record.getMessage() == '[IP]:80 - "POST /v1/chat HTTP/1.1" 503'
+    mapped = logging.LogRecord("x", logging.INFO, __file__, 1, "%(who)s got %(n)d", ({"who": "bob@example.org", "n": 3},), None)
+    RedactingFilter().filter(mapped)
+    assert mapped.args == {"who": "[EMAIL]", "n": 3}
+    assert mapped.getMessage() == "[EMAIL] got 3"
+
+
+def test_identifiers_split_across_arguments_are_still_redacted() -> None:
+    """Pieces that are harmless alone but form an SSN once formatted: the line is redacted, and
+    the argument tuple keeps its length (the message then ignores it)."""
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "ssn %s-%s-%s", ("123", "45", "6789"), None)
+    RedactingFilter().filter(record)
+    assert record.getMessage() == "ssn [SSN]"
+    assert isinstance(record.args, tuple) and len(record.args) == 3
+    number = logging.LogRecord("x", logging.INFO, __file__, 1, "call %d now, 100%% sure", (4155550100,), None)
+    RedactingFilter().filter(number)
+    assert number.getMessage() == "call [PHONE] now, 100% sure"
+
+
+def test_bytes_and_objects_in_arguments_are_redacted() -> None:
+    class Visitor:
+        def __str__(self) -> str:
+            return "visitor jane.doe@example.com"
+
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "%s %s %s", (b"ip 10.1.2.3", Visitor(), 2.5), None)
+    RedactingFilter().filter(record)
+    assert record.getMessage() == "b'ip [IP]' visitor [EMAIL] 2.5"
+    assert record.args is not None and record.args[2] == 2.5
