@@ -33,6 +33,7 @@ def synthetic(n: int, dim: int, seed: int = 0) -> np.ndarray:
     step = 100_000
     for start in range(0, n, step):
         m = min(step, n - start)
+        # Points spread around their centre with noise comparable to the centre's own norm.
         out[start : start + m] = centers[rng.integers(0, 1000, m)] + 0.6 * rng.standard_normal((m, dim)).astype(
             np.float32
         )
@@ -42,7 +43,11 @@ def synthetic(n: int, dim: int, seed: int = 0) -> np.ndarray:
 
 def queries_from(vectors: np.ndarray, n: int, seed: int = 1) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    q = vectors[rng.integers(0, len(vectors), n)] + 0.3 * rng.standard_normal((n, vectors.shape[1])).astype(np.float32)
+    dim = vectors.shape[1]
+    # Noise of norm ~0.3 (per-coordinate sd 0.3/sqrt(dim)): a query near, not on, a corpus point.
+    q = vectors[rng.integers(0, len(vectors), n)] + (0.3 / np.sqrt(dim)) * rng.standard_normal((n, dim)).astype(
+        np.float32
+    )
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     return q.astype(np.float32)
 

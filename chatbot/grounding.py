@@ -38,6 +38,12 @@ _EXEMPT = re.compile(
 )
 MIN_CLAIM_WORDS = 3
 EMBED_WEIGHT = 0.5
+# Sentence selection (hybrid/extractive): similarity to the question, plus a prior for the
+# retriever's ranking and for a passage's opening sentence (usually its definition).
+SELECT_DENSE = 0.6
+SELECT_LEXICAL = 0.3
+SELECT_RANK_PRIOR = 0.1
+SELECT_OPENING_BONUS = 0.05
 
 
 def stems(text: str) -> set[str]:
@@ -267,9 +273,9 @@ def select_sentences(
         st = stems(s.text)
         lex = len(st & q_stems) / len(q_stems) if q_stems else 0.0
         dense = float(vecs[idx[id(s)]] @ qv[0]) if vecs is not None and qv is not None else 0.0
-        prior = 0.1 / s.source + (0.05 if s.position == 0 else 0.0)
+        prior = SELECT_RANK_PRIOR / s.source + (SELECT_OPENING_BONUS if s.position == 0 else 0.0)
         bonus = 0.1 if boost and st & boost else 0.0
-        base.append(0.6 * dense + 0.3 * lex + prior + bonus)
+        base.append(SELECT_DENSE * dense + SELECT_LEXICAL * lex + prior + bonus)
     excluded = [stems(e) for e in exclude]
     chosen: list[int] = []
     used_words = 0

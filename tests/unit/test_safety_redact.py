@@ -220,7 +220,9 @@ def test_filter_keeps_argument_shape_and_types() -> None:
     RedactingFilter().filter(record)
     assert record.args == ("[IP]:80", "POST", "/v1/chat", "1.1", 503)
     assert record.getMessage() == '[IP]:80 - "POST /v1/chat HTTP/1.1" 503'
-    mapped = logging.LogRecord("x", logging.INFO, __file__, 1, "%(who)s got %(n)d", ({"who": "bob@example.org", "n": 3},), None)
+    mapped = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "%(who)s got %(n)d", ({"who": "bob@example.org", "n": 3},), None
+    )
     RedactingFilter().filter(mapped)
     assert mapped.args == {"who": "[EMAIL]", "n": 3}
     assert mapped.getMessage() == "[EMAIL] got 3"
@@ -246,4 +248,4 @@ def test_bytes_and_objects_in_arguments_are_redacted() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "%s %s %s", (b"ip 10.1.2.3", Visitor(), 2.5), None)
     RedactingFilter().filter(record)
     assert record.getMessage() == "b'ip [IP]' visitor [EMAIL] 2.5"
-    assert record.args is not None and record.args[2] == 2.5
+    assert isinstance(record.args, tuple) and record.args[2] == 2.5
