@@ -283,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     load0 = os.getloadavg()[0]
 
     rows = [run_llamacpp(args, prompt_ids)]
+    print(f"measured llama.cpp: {json.dumps(rows[0])}", file=sys.stderr, flush=True)
     for label in [p.strip() for p in args.paths.split(",") if p.strip()]:
         if label not in PATHS:
             raise SystemExit(f"unknown path {label!r}; choose from {', '.join(PATHS)}")
@@ -290,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(run_hf(label, PATHS[label], args, messages))
         except Exception as err:  # one failing path must not hide the others
             rows.append({"path": label, "error": f"{type(err).__name__}: {err}"[:160]})
-        print(f"measured {label}", file=sys.stderr, flush=True)
+        print(f"measured {label}: {json.dumps(rows[-1])}", file=sys.stderr, flush=True)
 
     ref = rows[0].get("decode_tps")
     ref_ttft = rows[0].get("ttft_s")

@@ -11,9 +11,10 @@ Design choices:
   ask; nothing is generated.
 * ``dialogue.answer_mode``: ``generative`` (the model writes the whole answer), ``hybrid`` (the
   model writes one plain-language lead sentence; the passage sentences closest to the
-  question follow, quoted and cited) or ``extractive`` (no model). Hybrid is the default
-  because the 135M embedded model does not beat the extractive baseline on LiveQA-Med on its
-  own; see ``benchmarks/answers_liveqa.py``.
+  question follow, quoted and cited) or ``extractive`` (no model). Hybrid is the default: the
+  135M embedded model's own answers are slow and often unsupported, and a hybrid lead that is
+  not a supported claim is dropped; ``benchmarks/answers_liveqa.py`` measures the modes
+  against the extractive baseline.
 * Retrieved passages that contain instructions to the assistant are removed before prompting.
 """
 

@@ -384,7 +384,8 @@ _SOURCE_DIRECTIVES = _rx(
     rf"\b(?:any|every|each|dear|hey|hello|attention|attention all|calling all|to all) {_AI}\b",
     rf"\b{_AI} (?:(?:\w+ )?that (?:is |are )?)?(?:reading|processing|summari[sz]ing|parsing|crawling|scraping|indexing|reads?|"
     r"process(?:es)?|summari[sz]es?) (?:this|these|the (?:page|text|document|passage|article))\b",
-    r"\byou (?:must|should|shall|are to|need to|have to) (?:now |always |only |also )?(?:say|output|print|repeat|append|"
+    # "print" and "repeat" are left out: "you should repeat the training every two years" (MedQuAD)
+    r"\byou (?:must|should|shall|are to|need to|have to) (?:now |always |only |also )?(?:say|output|append|"
     r"prepend|reply with|respond with|answer with)\b",
 )
 # Structure a forged source needs (lower-cased raw text): a fence followed by a numbered source

@@ -202,6 +202,7 @@ def test_hidden_and_addressed_instructions_in_passages_are_detected(text: str) -
         "Return the container as you have been told. Write down what you were told; you may not remember it later.",
         "Apply the patch following the specific directions given in the manufacturer's information.",
         "Follow the instructions you were given by your surgeon.",
+        "To keep your skills up you should repeat the training every two years.",
     ],
 )
 def test_benign_passages_with_similar_words_are_not_flagged(text: str) -> None:
@@ -234,3 +235,24 @@ def test_rules_named_before_their_place_are_injections(text: str) -> None:
 )
 def test_health_questions_with_rule_like_words_are_not_injections(text: str) -> None:
     assert injection_category(text) is None
+
+
+@pytest.mark.slow
+def test_medquad_answers_are_not_flagged_as_injections(shared_data: Path) -> None:
+    """Real consumer-health answers (30 files from every MedQuAD folder) hold no planted
+    instructions: a flagged one would be dropped from the sources for nothing."""
+    import xml.etree.ElementTree as ET
+
+    folders = sorted(p for p in (shared_data / "MedQuAD").glob("*_*") if p.is_dir())
+    if not folders:
+        pytest.skip("MedQuAD not found in the shared data")
+    answers = [
+        (f.name, a.text.strip())
+        for folder in folders
+        for f in sorted(folder.glob("*.xml"))[:30]
+        for a in ET.parse(f).getroot().iter("Answer")
+        if a.text and a.text.strip()
+    ]
+    assert len(answers) > 300
+    flagged = [(name, text[:160]) for name, text in answers if source_has_injection(text)]
+    assert flagged == []
