@@ -74,12 +74,12 @@ def make_adapter(converted: dict[str, Any], out: Path) -> Path:
 def test_4bit_lora_streams_health_answer_without_loops(converted: dict[str, Any], tmp_path: Path) -> None:
     pytest.importorskip("bitsandbytes")
     adapter = make_adapter(converted, tmp_path / "adapter")
-    settings = LLMSettings(quantization="4bit", adapter=str(adapter), max_new_tokens=48)
+    settings = LLMSettings(quantization="4bit", adapter=str(adapter), max_new_tokens=40)
     gen = HFGenerator(settings, converted["cache_dir"])
     assert "4bit" in gen.name and "lora:adapter" in gen.name
     q_proj = gen.model.base_model.model.model.layers[0].self_attn.q_proj
     assert type(q_proj.base_layer).__name__ == "Linear4bit"
-    deltas = list(gen.stream(QUESTION, GenerationParams(max_new_tokens=48)))
+    deltas = list(gen.stream(QUESTION, GenerationParams(max_new_tokens=40)))
     text = "".join(deltas)
     n_tokens = gen.count_tokens(text)
     assert n_tokens >= 30, text
