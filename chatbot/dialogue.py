@@ -24,7 +24,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from chatbot import clarify, prompts
@@ -33,7 +33,7 @@ from chatbot.grounding import Evidence, citations_for, ground, select_sentences,
 from chatbot.llm.base import GenerationParams, Generator
 from chatbot.query import Understanding, mentions_medicine, profile_terms, understand
 from chatbot.safety import triage as safety_triage
-from chatbot.safety.policy import leaks_system_prompt, source_has_injection
+from chatbot.safety.policy import canaries_in, injection_category, leaks_system_prompt, source_has_injection
 from chatbot.sessions import SessionStore, trim_history
 from chatbot.types import ChatMessage, PatientProfile, Query, Reply, ReplyEvent, Timings, Triage
 
@@ -52,6 +52,27 @@ LEAD_SOURCES = 3  # the lead sentence needs only the best passages; a shorter pr
 HYBRID_MAX_WORDS = 80
 EXTRACTIVE_MAX_WORDS = 90
 PROMPT_RESERVE_TOKENS = 32
+# At most this many earlier turns are replayed (context and prompt); each is re-checked when
+# it comes from the client, so this also bounds that work for a huge API history.
+MAX_CONTEXT_TURNS = 40
+# The retrieval text of one turn, in generator tokens: a longer message adds nothing the
+# embedder (which truncates far earlier) or BM25 can use.
+RETRIEVAL_MAX_TOKENS = 384
+MIN_QUESTION_TOKENS = 16
+LEAK_HOLD_WORDS = 8  # = the n-gram size of leaks_system_prompt
+# Exchanges with these triage labels may be replayed to the model; refused, redirected and
+# emergency exchanges were answered with fixed text and carry nothing the model should see.
+_REPLAYABLE = frozenset({"ok", "clarify"})
+# An assistant turn sent by an API client that commits "the assistant" to new behaviour
+# ("from now on I will say X at the end of every answer") is an injection in the assistant's voice.
+_ASSISTANT_COMMITMENT = re.compile(
+    r"\bfrom now on\b|\bhenceforth\b|\bgoing forward\b"
+    r"|\b(?:i|we)(?:'ll|\s+will|\s+shall|\s+am going to|\s+must)\s+(?:always\s+|now\s+|also\s+)?"
+    r"(?:say|append|add|end|start|begin|include|reply|respond|answer|write|print|output|repeat|ignore|sign|obey)\b"
+    r"|\b(?:every|each|all)\s+(?:future\s+|later\s+|subsequent\s+)?(?:answers|replies|responses)\b"
+    r"|\bat the end of (?:every|each|all|my) (?:answers?|repl(?:y|ies)|responses?|messages?)\b",
+    re.I,
+)
 
 # Instructions aimed at the assistant inside a retrieved document mark it as poisoned.
 _SOURCE_INJECTION = re.compile(
@@ -198,9 +219,10 @@ class DialogueService:
         """The query and the passages a turn would use (no triage, no generation), so two
         configurations can be compared over the same passages."""
         message = self._check_message(message)[0]
-        turns, base_profile = self._turns_and_profile(session_id, profile, history)
-        ctx = conversation_context(turns, base_profile)
+        turns, base_profile, labels = self._turns_and_profile(session_id, profile, history)
+        ctx = conversation_context(self._replayable(turns, labels), base_profile)
         u = understand(message, previous=ctx.previous, previous_topic=ctx.topic, profile=ctx.profile)
+        u = self._bounded(u, [])
         return u.query, self._search(u)[0]
 
     def reset(self, session_id: str) -> None:
@@ -219,11 +241,14 @@ class DialogueService:
         """Events of one turn, in order: triage, sources, delta*, done."""
         t0 = time.perf_counter()
         message, flags = self._check_message(message)
-        turns, base_profile = self._turns_and_profile(session_id, profile, history)
+        turns, base_profile, labels = self._turns_and_profile(session_id, profile, history)
         if history is not None:
             session_id = None  # the caller owns that conversation; the session store is not touched
-        ctx = conversation_context(turns, base_profile)
-        prompt_history = trim_history(turns, self.settings.dialogue.history_token_budget, self._count)
+        # Only exchanges that were answered normally are replayed, to the context and to the model:
+        # a refused attack, or words a client put in the assistant's mouth, must not come back.
+        safe_turns = self._replayable(turns, labels)
+        ctx = conversation_context(safe_turns, base_profile)
+        prompt_history = trim_history(safe_turns, self.settings.dialogue.history_token_budget, self._count)
         timings = Timings()
 
         # A reply to our clarifying question: answer the question it was about.
@@ -248,6 +273,7 @@ class DialogueService:
             return
 
         u = answered or understand(message, previous=ctx.previous, previous_topic=ctx.topic, profile=eff_profile)
+        u = self._bounded(u, flags)
         if answered is None and self.settings.dialogue.ask_clarifying:
             ask = clarify.needed(u.query.standalone, eff_profile, ctx.asked)
             if ask is not None:
@@ -278,19 +304,36 @@ class DialogueService:
         parts: list[str] = []
         generated: list[str] = []  # everything the model wrote, shown or not, for the leak check
         answer = self._answer(mode, gen, u, hits, evidence, eff_profile, prompt_history, timings, t0, flags, generated)
-        for delta in answer:
-            parts.append(delta)
-            yield ReplyEvent("delta", text=delta)
+        guard = LeakGuard(
+            [prompts.system_prompt(canary=self.canary, lead_only=lead) for lead in (False, True)],
+            [self.canary] if self.canary else [],
+        )
+        leaked = False
+        try:
+            for delta in answer:
+                parts.append(delta)
+                if mode == "extractive":  # no model text: nothing to hold back
+                    yield ReplyEvent("delta", text=delta)
+                    continue
+                safe = guard.feed(delta, "".join(generated))
+                if guard.leaked:
+                    leaked = True
+                    break  # stop generating: nothing more of this answer is shown
+                if safe:
+                    yield ReplyEvent("delta", text=safe)
+        finally:
+            answer.close()  # type: ignore[attr-defined]  # a generator; closes the model's stream when we stop early
+        if not leaked and mode != "extractive":
+            rest = guard.flush("".join(generated))
+            leaked = guard.leaked
+            if rest:
+                yield ReplyEvent("delta", text=rest)
         raw = "".join(parts)
 
-        canaries = [self.canary] if self.canary else []
-        if mode != "extractive" and any(
-            leaks_system_prompt(
-                raw + "\n" + "".join(generated), prompts.system_prompt(canary=self.canary, lead_only=lead), canaries
-            )
-            for lead in (False, True)
-        ):
+        if leaked:
             flags.append("system_prompt_leak")
+            # Clients that only read deltas (API event streams) must see the refusal too.
+            yield ReplyEvent("delta", text=("\n\n" if guard.emitted else "") + prompts.LEAK_REFUSAL)
             reply = Reply(text=prompts.LEAK_REFUSAL, triage=tri, flags=flags, timings=timings, query=u.query)
             reply.retrieved = self._retrieved(hits)
             yield self._finish(reply, message, session_id, profile, t0)
@@ -341,13 +384,90 @@ class DialogueService:
 
     def _turns_and_profile(
         self, session_id: str | None, profile: PatientProfile | None, history: list[ChatMessage] | None
-    ) -> tuple[list[ChatMessage], PatientProfile | None]:
+    ) -> tuple[list[ChatMessage], PatientProfile | None, list[str] | None]:
+        """Earlier turns, the profile, and the turns' triage labels (None: the client's history,
+        whose turns have not been checked by us)."""
         if history is not None:  # the caller owns the conversation (API)
-            return list(history), profile
+            return list(history), profile, None
         if session_id is None:
-            return [], profile
+            return [], profile, []
         session = self.sessions.snapshot(session_id)
-        return session.turns, profile if profile is not None else session.profile
+        return session.turns, profile if profile is not None else session.profile, session.labels
+
+    def _replayable(self, turns: list[ChatMessage], labels: list[str] | None) -> list[ChatMessage]:
+        """The recent turns that may be replayed: exchanges triaged ``ok``/``clarify``. Session
+        turns carry their stored label; a client's history is checked here like a new message
+        (user turns: injection check + triage; assistant turns are data: injection patterns,
+        instructions or commitments to new behaviour drop them). A dropped turn takes the rest
+        of its exchange with it, so the model never sees a question without its answer or an
+        answer to a question it can't see (nor a question without its answer)."""
+        start = max(0, len(turns) - MAX_CONTEXT_TURNS)
+        kept: list[ChatMessage] = []
+        user_ok = False
+        for i in range(start, len(turns)):
+            msg = turns[i]
+            if msg.role == "user":
+                if kept and kept[-1].role == "user":
+                    kept.pop()  # a question without an answer: keep user/assistant turns alternating
+                if labels is not None:
+                    user_ok = i < len(labels) and labels[i] in _REPLAYABLE
+                else:
+                    user_ok = (
+                        injection_category(msg.content) is None
+                        and self._triage(msg.content, [], None).label in _REPLAYABLE
+                    )
+                if user_ok:
+                    kept.append(msg)
+            elif msg.role == "assistant":
+                if labels is not None:
+                    ok = user_ok and i < len(labels) and labels[i] in _REPLAYABLE
+                else:
+                    ok = user_ok and not _assistant_turn_injected(msg.content)
+                if ok:
+                    kept.append(msg)
+                elif user_ok and kept and kept[-1].role == "user":
+                    kept.pop()  # the question whose answer was dropped
+                user_ok = False  # any further assistant turn of this exchange is dropped
+            # other roles (a client's "system" turn) are never replayed
+        if kept and kept[-1].role == "user":
+            kept.pop()
+        return kept
+
+    def _bounded(self, u: Understanding, flags: list[str]) -> Understanding:
+        """``u`` with the retrieval text and the question cut to token budgets, so no message
+        within ``dialogue.max_message_chars`` (say, 8,000 characters without a sentence break)
+        can overflow ``llm.max_prompt_tokens``."""
+        limit = self.settings.llm.max_prompt_tokens - PROMPT_RESERVE_TOKENS
+        system = self._count(prompts.system_prompt(canary=self.canary))
+        # Half of what the system prompt leaves is for the question, the rest for the sources.
+        q_budget = max(MIN_QUESTION_TOKENS, (limit - system) // 2)
+        question = self._clip(u.reduced, q_budget)
+        standalone = u.query.standalone
+        if question != u.reduced or self._count(standalone) > q_budget:
+            standalone = self._clip(standalone, q_budget)
+        retrieval = self._clip(u.query.retrieval, RETRIEVAL_MAX_TOKENS)
+        if (question, standalone, retrieval) == (u.reduced, u.query.standalone, u.query.retrieval):
+            return u
+        flags.append("question_shortened")
+        query = Query(u.query.original, standalone, retrieval)
+        return replace(u, query=query, reduced=question)
+
+    def _clip(self, text: str, budget: int) -> str:
+        """The longest prefix of ``text`` (cut at a space where there is one) within ``budget`` tokens."""
+        if self._count(text) <= budget:
+            return text
+        lo, hi = 0, len(text)
+        while lo < hi:  # binary search on the character length: count_tokens is all we have
+            mid = (lo + hi + 1) // 2
+            if self._count(text[:mid]) <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        cut = text[:lo]
+        space = cut.rfind(" ")
+        if space > lo // 2:
+            cut = cut[:space]
+        return cut.rstrip()
 
     def _count(self, text: str) -> int:
         return self.generator.count_tokens(text)
@@ -371,22 +491,23 @@ class DialogueService:
         # A long message goes in full plus its reduced question; the retriever scores each
         # signal with the better of the two.
         k = self.settings.knowledge.top_k
-        if u.reduced != u.query.standalone:
+        if u.reduced != u.query.standalone and u.query.retrieval.startswith(u.reduced):
             terms = u.query.retrieval[len(u.reduced) :]
-            hits = self.retriever.search(u.query.standalone + terms, k, question=u.query.retrieval)
+            text = self._clip(u.query.standalone + terms, RETRIEVAL_MAX_TOKENS)
+            hits = self.retriever.search(text, k, question=u.query.retrieval)
         else:
             hits = self.retriever.search(u.query.retrieval, k)
         return self._usable(hits)
 
     def _fit_sources(
-        self, u: Understanding, hits: list[Hit], profile: PatientProfile | None, lead_only: bool
+        self, question: str, hits: list[Hit], profile: PatientProfile | None, lead_only: bool
     ) -> list[Hit]:
         """Drop the lowest-ranked sources until system + sources + question fit the prompt."""
         limit = self.settings.llm.max_prompt_tokens - PROMPT_RESERVE_TOKENS
         kept = list(hits)
         system = prompts.system_prompt(canary=self.canary, lead_only=lead_only)
         while len(kept) > 1:
-            turn = prompts.user_turn(u.query.standalone, [h.chunk for h in kept], profile)
+            turn = prompts.user_turn(question, [h.chunk for h in kept], profile)
             if self._count(system) + self._count(turn) <= limit:
                 break
             kept.pop()
@@ -407,6 +528,7 @@ class DialogueService:
         generated: list[str],
     ) -> Iterator[str]:
         question = u.query.standalone if len(u.query.standalone) <= 600 else u.reduced
+        question = self._clip(question, max(MIN_QUESTION_TOKENS, self._question_room(u, hits, profile, mode)))
         boost = profile_terms(profile, question)
         if mode == "extractive":
             picked = select_sentences(question, evidence, max_words=EXTRACTIVE_MAX_WORDS, boost_terms=boost)
@@ -414,7 +536,7 @@ class DialogueService:
             yield prompts.EXTRACTIVE_INTRO + "\n" + _quote(picked)
             return
         lead_only = mode == "hybrid"
-        fitted = self._fit_sources(u, hits[:LEAD_SOURCES] if lead_only else hits, profile, lead_only)
+        fitted = self._fit_sources(question, hits[:LEAD_SOURCES] if lead_only else hits, profile, lead_only)
         if lead_only:
             messages = prompts.build_messages(
                 question, [h.chunk for h in fitted], profile=profile, canary=self.canary, lead_only=True
@@ -464,6 +586,14 @@ class DialogueService:
         timings.generation_s = time.perf_counter() - t_gen
         timings.tokens_generated = self._count("".join(generated)) if generated else 0
 
+    def _question_room(self, u: Understanding, hits: list[Hit], profile: PatientProfile | None, mode: str) -> int:
+        """Tokens the question may use next to the system prompt and the first source (the
+        sources are then fitted around it)."""
+        limit = self.settings.llm.max_prompt_tokens - PROMPT_RESERVE_TOKENS
+        system = self._count(prompts.system_prompt(canary=self.canary, lead_only=mode == "hybrid"))
+        first = self._count(prompts.user_turn("", [h.chunk for h in hits[:1]], profile))
+        return limit - system - first - 8
+
     def _lead_supported(self, lead: str, evidence: Evidence) -> bool:
         body = strip_citations(lead)
         vectors = evidence.encode([body])
@@ -498,6 +628,7 @@ class DialogueService:
                 session_id,
                 turns=[ChatMessage("user", message), ChatMessage("assistant", reply.text)],
                 profile=profile,
+                label="leak" if "system_prompt_leak" in reply.flags else reply.triage.label,
             )
         return ReplyEvent("done", text=reply.text, triage=reply.triage, citations=tuple(reply.citations), reply=reply)
 
@@ -544,8 +675,74 @@ def _usable_lead(text: str) -> bool:
     return len(lead.split()) >= 4 and not _META_LEAD.search(lead)
 
 
+def _assistant_turn_injected(text: str) -> bool:
+    """Whether an assistant turn supplied by a client carries instructions (it is data, and the
+    model would read it as its own earlier promise)."""
+    return (
+        injection_category(text) is not None
+        or source_has_injection(text)
+        or bool(_ASSISTANT_COMMITMENT.search(text))
+        or bool(_SOURCE_INJECTION.search(text))
+    )
+
+
+_WORD_RUN = re.compile(r"[^\W_]+")
+
+
+class LeakGuard:
+    """Streams model text only once it can no longer be part of a system-prompt leak.
+
+    ``leaks_system_prompt`` finds a canary (also with its punctuation and spacing removed) or
+    ``LEAK_HOLD_WORDS`` consecutive words of the system prompt. The guard re-checks everything
+    written so far on every delta and holds back the newest text: at least that many words
+    *and* as many letters/digits as the longest canary. A leak is found as soon as its last
+    piece arrives, and by then all of it is still held back, so no part of a detected marker
+    or n-gram has reached the client; once a leak is found nothing more is released."""
+
+    def __init__(self, system_prompts: Sequence[str], canaries: Sequence[str]) -> None:
+        self.system_prompts = list(system_prompts)
+        self.canaries = [c for c in canaries if c]
+        markers = [*self.canaries, *(m for sp in self.system_prompts for m in canaries_in(sp))]
+        self.hold_chars = max((len(re.sub(r"[\W_]+", "", m)) for m in markers), default=0)
+        self.text = ""
+        self.emitted = 0
+        self.leaked = False
+
+    def _check(self, extra: str) -> bool:
+        seen = self.text + ("\n" + extra if extra else "")
+        self.leaked = any(leaks_system_prompt(seen, sp, self.canaries) for sp in self.system_prompts)
+        return self.leaked
+
+    def feed(self, delta: str, extra: str = "") -> str:
+        """Add ``delta``; the text that is now safe to show ("" while held back or after a leak).
+        ``extra``: model text that is checked but not shown (a buffered hybrid lead's rest)."""
+        if self.leaked:
+            return ""
+        self.text += delta
+        if self._check(extra):
+            return ""
+        chars = 0
+        release = self.emitted
+        for words, m in enumerate(reversed(list(_WORD_RUN.finditer(self.text, self.emitted))), 1):
+            chars += len(m.group())
+            if words >= LEAK_HOLD_WORDS and chars >= self.hold_chars:
+                release = m.start()
+                break
+        out = self.text[self.emitted : release]
+        self.emitted = max(self.emitted, release)
+        return out
+
+    def flush(self, extra: str = "") -> str:
+        """The held-back rest once the model has finished, unless the whole text leaks."""
+        if self.leaked or self._check(extra):
+            return ""
+        out = self.text[self.emitted :]
+        self.emitted = len(self.text)
+        return out
+
+
 def _quote(sentences: Sequence[Any]) -> str:
     return "\n".join(f"- {s.text} [{s.source}]" for s in sentences)
 
 
-__all__ = ["DialogueError", "DialogueService", "conversation_context", "poisoned"]
+__all__ = ["DialogueError", "DialogueService", "LeakGuard", "conversation_context", "poisoned"]

@@ -25,6 +25,9 @@ class Session:
     turns: list[ChatMessage] = field(default_factory=list)
     profile: PatientProfile | None = None
     touched: float = 0.0
+    # The triage label of the exchange each turn belongs to (parallel to ``turns``), so turns
+    # that were refused or answered with fixed text never go back into a model prompt.
+    labels: list[str] = field(default_factory=list)
 
 
 def trim_history(turns: list[ChatMessage], budget: int, count_tokens: Callable[[str], int]) -> list[ChatMessage]:
@@ -83,16 +86,24 @@ class SessionStore:
         """A copy of the session (created if new); mutate it through :meth:`update`."""
         with self._lock:
             s = self._get(session_id)
-            return replace(s, turns=list(s.turns))
+            return replace(s, turns=list(s.turns), labels=list(s.labels))
 
     def update(
-        self, session_id: str, *, turns: list[ChatMessage] | None = None, profile: PatientProfile | None = None
+        self,
+        session_id: str,
+        *,
+        turns: list[ChatMessage] | None = None,
+        profile: PatientProfile | None = None,
+        label: str = "ok",
     ) -> None:
+        """Append ``turns`` (one exchange, triaged as ``label``) and/or set the profile."""
         with self._lock:
             s = self._get(session_id)
             if turns:
                 s.turns.extend(turns)
+                s.labels.extend([label] * len(turns))
                 del s.turns[:-MAX_STORED_TURNS]
+                del s.labels[:-MAX_STORED_TURNS]
             if profile is not None:
                 s.profile = profile
 
