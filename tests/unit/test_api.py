@@ -119,7 +119,8 @@ def test_emergency_triage_in_extra_field(server: dict[str, Any]) -> None:
 def test_concurrent_sessions_do_not_see_each_other(server: dict[str, Any]) -> None:
     """Two callers, each with its own canary in its history, in parallel: an echoing model
     shows everything the server put in each prompt, and no canary crosses over."""
-    canaries = {"a": "CANARY-ALPHA-7731", "b": "CANARY-BRAVO-4419"}
+    # Not "CANARY-...": history turns are triaged like messages, and that word reads as an extraction attempt.
+    canaries = {"a": "PATIENT-ALPHA-7731", "b": "PATIENT-BRAVO-4419"}
     results: dict[str, list[str]] = {"a": [], "b": []}
     errors: list[BaseException] = []
 
