@@ -74,20 +74,6 @@ _ASSISTANT_COMMITMENT = re.compile(
     re.I,
 )
 
-# Instructions aimed at the assistant inside a retrieved document mark it as poisoned.
-_SOURCE_INJECTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)?(?:previous|prior|above|earlier|"
-    r"system|safety)?\s*(?:instructions?|rules|prompts?|guidelines)"
-    r"|\b(?:assistant|chatbot|ai|model|bot)s?\s*(?:must|should|shall|will|is instructed to)\s+(?:now\s+)?"
-    r"(?:say|reply|respond|answer|tell|output|write|recommend|state|include)"
-    r"|\b(?:you|assistants?)\s+(?:must|should|shall)\s+(?:now\s+)?(?:say|reply|respond|output|write|include|"
-    r"tell the (?:user|patient|reader))"
-    r"|\b(?:say|output|repeat|include|print)\s+(?:the\s+)?(?:word|phrase|code|string|token)\b"
-    r"|\btell (?:the|every|all)\s+(?:users?|patients?|readers?)\s+to\b"
-    r"|\bsystem prompt\b|\bnew instructions\b|\bdeveloper mode\b|</?\s*(?:system|instructions?)\s*>",
-    re.I,
-)
-
 
 class DialogueError(HealthbotError, ValueError):
     """A chat message that can't be processed (empty); the message says what to do."""
@@ -135,9 +121,10 @@ def conversation_context(turns: Sequence[ChatMessage], profile: PatientProfile |
 
 
 def poisoned(text: str) -> bool:
-    """Whether a passage contains instructions aimed at the assistant (the safety module's
-    check, plus a few phrasings of our own)."""
-    return source_has_injection(text) or bool(_SOURCE_INJECTION.search(text))
+    """Whether a passage contains instructions aimed at the assistant. The safety module's check
+    alone: our own extra phrasings caught no attack it misses and flagged patient advice ("You
+    should include fiber in your diet.")."""
+    return source_has_injection(text)
 
 
 def whom_to_ask(question: str, profile: PatientProfile | None) -> str:
@@ -679,10 +666,7 @@ def _assistant_turn_injected(text: str) -> bool:
     """Whether an assistant turn supplied by a client carries instructions (it is data, and the
     model would read it as its own earlier promise)."""
     return (
-        injection_category(text) is not None
-        or source_has_injection(text)
-        or bool(_ASSISTANT_COMMITMENT.search(text))
-        or bool(_SOURCE_INJECTION.search(text))
+        injection_category(text) is not None or source_has_injection(text) or bool(_ASSISTANT_COMMITMENT.search(text))
     )
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
-from chatbot.errors import HealthbotError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,8 +19,11 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from chatbot.errors import HealthbotError
+
 # Sentinel meaning "the model shipped inside a PyPI package", so the defaults run offline.
 EMBEDDED = "embedded"
+SHIPPED_ADAPTER = "default"
 
 _yaml_path: ContextVar[Path | None] = ContextVar("_yaml_path", default=None)
 
@@ -43,7 +45,12 @@ class LLMSettings(BaseModel):
     compute_dtype: Literal["float32", "bfloat16", "float16"] = Field(
         "float32", description="Compute dtype of the 4-bit layers and of unquantized weights."
     )
-    adapter: str | None = Field(None, description="Path to a LoRA adapter (peft) applied on top of the base model.")
+    adapter: str | None = Field(
+        SHIPPED_ADAPTER,
+        description="LoRA adapter directory (peft) applied on the base; 'default' = the adapter shipped in "
+        "finetune/adapters/default (used only with the embedded model, which it was trained for); "
+        "'none' or null = the base model alone.",
+    )
     merge_adapter: bool = Field(True, description="Merge the adapter into unquantized weights at load time (faster).")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(None, ge=1, description="torch CPU threads; None = torch's default.")
@@ -55,6 +62,12 @@ class LLMSettings(BaseModel):
     no_repeat_ngram_size: int = Field(4, ge=0, description="Forbid repeating any n-gram of this size (0 = off).")
     max_repeated_ngram: int = Field(3, ge=1, description="Stop a stream once any 4-gram occurred this many times.")
     seed: int = 0
+
+    @field_validator("adapter")
+    @classmethod
+    def _no_adapter(cls, v: str | None) -> str | None:
+        return None if v is None or v.strip().lower() in ("", "none", "null") else v
+
     cpu_int8: bool = Field(
         False,
         description="On CPU with quantization none: int8 dynamic quantization of the Linear layers (torch) at load; "

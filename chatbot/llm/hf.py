@@ -9,6 +9,7 @@ the whole sequence, which for a retrieval prompt forbids quoting four words of a
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import re
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from chatbot.llm.base import GenerationError, GenerationParams
 from chatbot.llm.cache import ADAPTER_METADATA, ensure_checkpoint, gguf_source, source_sha256
 from chatbot.llm.streaming import RepetitionGuard, StopMatcher
-from chatbot.settings import LLMSettings
+from chatbot.settings import EMBEDDED, SHIPPED_ADAPTER, LLMSettings
 from chatbot.types import ChatMessage
 
 if TYPE_CHECKING:
@@ -169,9 +170,13 @@ def load_model(settings: LLMSettings, cache_dir: Path, *, merge_adapter: bool | 
         model.to(device)
     model.eval()
     loaded = LoadedModel(model, tokenizer, device, checkpoint, settings.model, sha, settings.quantization)
-    if settings.adapter:
+    # The shipped adapter was trained for the embedded model only; with another base model the
+    # default means "no adapter" rather than an error about a mismatched base.
+    if settings.adapter == SHIPPED_ADAPTER and settings.model != EMBEDDED:
+        log.info("llm.adapter 'default' is for the embedded model; %s runs without it", settings.model)
+    elif settings.adapter:
         merge = settings.merge_adapter if merge_adapter is None else merge_adapter
-        attach_adapter(loaded, Path(settings.adapter).expanduser(), merge=merge and qconfig is None)
+        attach_adapter(loaded, resolve_adapter(settings.adapter), merge=merge and qconfig is None)
     if settings.cpu_int8 and device == "cpu" and qconfig is None:
         _quantize_int8_dynamic(loaded)
     return loaded
@@ -289,6 +294,16 @@ def _check_adapter_shapes(loaded: LoadedModel, adapter_dir: Path) -> None:
                 f"adapter {adapter_dir} expects {name} with {'in' if which == 'A' else 'out'}_features={want}, "
                 f"but llm.model {loaded.base_label!r} has {have}: the adapter was trained for another base model"
             )
+
+
+def resolve_adapter(adapter: str) -> Path:
+    """``default`` names the adapter shipped inside the ``finetune`` package, wherever we run from."""
+    if adapter == SHIPPED_ADAPTER:
+        spec = importlib.util.find_spec("finetune")
+        if spec is None or not spec.submodule_search_locations:
+            raise GenerationError("llm.adapter 'default' needs the finetune package (run from the repository)")
+        return Path(next(iter(spec.submodule_search_locations))) / "adapters" / "default"
+    return Path(adapter).expanduser()
 
 
 def attach_adapter(loaded: LoadedModel, adapter_dir: Path, *, merge: bool) -> None:
