@@ -108,7 +108,7 @@ def app_settings(data_dir: Any, **server: Any) -> Settings:
 
     return load_settings(
         data_dir=data_dir,
-        llm={"mode": "mock"},
+        llm={"mode": "mock", "adapter": None},
         embedding={"mode": "mock", "dimension": 256},
         knowledge={"min_score": 0.05},
         dialogue={"answer_mode": "generative"},

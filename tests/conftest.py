@@ -54,7 +54,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
             monkeypatch.delenv(key)
     return load_settings(
         data_dir=tmp_path / "data",
-        llm={"mode": "mock"},
+        llm={"mode": "mock", "adapter": None},
         embedding={"mode": "mock", "dimension": 256},
     )
 

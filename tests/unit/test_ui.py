@@ -196,10 +196,7 @@ def test_limiter_wait_times_out() -> None:
 
 
 def test_default_configs(app_cfg: Settings) -> None:
-    # The shipped adapter is on by default, so the workbench compares base against adapter.
-    assert list(default_configs(app_cfg)) == ["adapter", "base"]
-    no_adapter = app_cfg.model_copy(update={"llm": app_cfg.llm.model_copy(update={"adapter": None})})
-    assert list(default_configs(no_adapter)) == ["greedy", "sampled"]
+    assert list(default_configs(app_cfg)) == ["greedy", "sampled"]
     with_adapter = app_cfg.model_copy(update={"llm": app_cfg.llm.model_copy(update={"adapter": "/a"})})
     assert default_configs(with_adapter) == {"adapter": {}, "base": {"llm": {"adapter": None}}}
     assert resolve_configs(with_adapter)["base"].adapter is None
