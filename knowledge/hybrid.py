@@ -42,7 +42,7 @@ class FusionWeights:
     """Weights of the fused score (sum to 1, so the fused score stays on the cosine scale)."""
 
     # Chosen on the LiveQA dev half (original questions, grade >= 3) from a coarse grid; kept
-    # round and simple because a held-out half exists (see docs/readme/knowledge.md).
+    # round and simple because a held-out half exists (see the README section "Knowledge base").
     dense: float = 0.6
     question: float = 0.1
     title: float = 0.1

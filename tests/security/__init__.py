@@ -1,1 +1,1 @@
-"""Cross-cutting security checks (OWASP LLM Top 10, privacy): see docs/readme/security.md."""
+"""Cross-cutting security checks (OWASP LLM Top 10, privacy): see the README section "What it withstands"."""

@@ -5,7 +5,7 @@ encoded instructions in documents, zero-width characters, newlines in source tit
 B4 and B7: hidden or AI-addressed instructions in passages and user messages, log-record arguments; then
 B5 and B6: refused or forged history turns replayed to the model, the marker streamed before the leak check);
 the tests themselves assert the intended behaviour. ``strict=True``: once a bug is fixed its tests XPASS, which fails the run until the
-entry here is deleted, so this list cannot go stale. Reported in docs/readme/security.md.
+entry here is deleted, so this list cannot go stale. Reported in the README section "What it withstands".
 """
 
 from __future__ import annotations
