@@ -54,7 +54,9 @@ def test_config_from_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         ("llm: [unclosed\n", "could not read settings"),
     ],
 )
-def test_invalid_settings_say_which_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, yaml_text: str, needle: str) -> None:
+def test_invalid_settings_say_which_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, yaml_text: str, needle: str
+) -> None:
     _clean(monkeypatch)
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(yaml_text)
