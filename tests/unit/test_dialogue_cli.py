@@ -63,7 +63,11 @@ def test_ask_json(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert data["query"]["retrieval"].endswith("children")
 
 
-def test_ask_without_index_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ask_without_index_is_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The environment outranks the YAML file; CI may point HEALTHBOT_DATA_DIR at a built index.
+    monkeypatch.delenv("HEALTHBOT_DATA_DIR", raising=False)
     config = tmp_path / "c.yaml"
     config.write_text(f"data_dir: {tmp_path / 'empty'}\nllm: {{mode: mock}}\nembedding: {{mode: mock}}\n")
     assert main(["--config", str(config), "ask", "What is asthma?"]) == 2
