@@ -4,6 +4,7 @@ Same model (the embedded SmolLM2-135M-Instruct; llama.cpp reads its Q4_1 GGUF di
 ~1,000-token retrieval prompt (token ids identical for every engine), same thread count, one run:
 
     .venv/bin/python benchmarks/generation.py --threads 2
+    .venv/bin/python benchmarks/generation.py --threads 2 --max-new 64 --paths default,fp32,hf-fp32,hf-int8
     .venv/bin/python benchmarks/generation.py --paths default,4bit --max-new 32   # a subset
     .venv/bin/python benchmarks/generation.py --loads   # first (converting) vs second load
 
@@ -11,6 +12,11 @@ llama.cpp runs through ``llama-cpp-python`` in its own environment (``--llama-py
 ``bench-venv/bin/python``; create it with
 ``python -m venv bench-venv && bench-venv/bin/pip install llama-cpp-python``). If it is missing
 the row says so and the other rows are still measured.
+
+Paths: ``default`` (lean CPU decoder, int8), ``fp32`` (lean decoder, float32: exact),
+``hf-fp32`` (transformers' forward, float32: the reference), ``hf-int8`` (transformers' forward
+with torch.ao int8 Linears), ``bf16``, ``4bit``, ``8bit`` (bitsandbytes). The int8 paths read
+their quantized weights from the cache after the first run; run once before timing loads.
 
 Roofline: a decode step reads every weight once, so tokens/s <= copy bandwidth / weight bytes.
 Bandwidth is measured here with a large torch copy on the same threads.
@@ -33,9 +39,11 @@ if str(REPO) not in sys.path:
 
 # label -> LLMSettings overrides. "default" is exactly what `make run` uses.
 PATHS: dict[str, dict[str, Any]] = {
-    "default": {},  # quantization none, float32, prefix cache
-    "int8": {"cpu_int8": True},  # + torch int8 dynamic quantization of every Linear
-    "bf16": {"compute_dtype": "bfloat16"},
+    "default": {},  # lean CPU decoder, int8 (SmoothQuant-calibrated), prefix cache
+    "fp32": {"cpu_int8": False},  # lean CPU decoder in float32: exact
+    "hf-fp32": {"cpu_int8": False, "fast_decoder": False},  # transformers' forward, float32 (the reference)
+    "hf-int8": {"fast_decoder": False},  # transformers' forward with torch.ao int8 dynamic Linears
+    "bf16": {"compute_dtype": "bfloat16", "cpu_int8": False},
     "4bit": {"quantization": "4bit"},
     "8bit": {"quantization": "8bit"},
 }
@@ -173,7 +181,7 @@ def run_hf(label: str, overrides: dict[str, Any], args: argparse.Namespace, mess
         "new_tokens": st.new_tokens,
         "decode_tps": st.decode_tokens_per_s,
         "prompt_tokens": st.prompt_tokens,
-        "weight_bytes": weight_bytes(gen.model),
+        "weight_bytes": gen.lean_decoder.weight_bytes() if gen.lean_decoder else weight_bytes(gen.model),
         "name": gen.name,
     }
 

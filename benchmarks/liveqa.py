@@ -23,6 +23,15 @@ class LiveQuestion:
         return f"{self.subject}\n{self.message}".strip()
 
 
+def split_half(qid: int) -> str:
+    """Deterministic halves of a LiveQA file: "A" (tune here) or "B" (held out).
+
+    The dev file holds only odd TQ numbers, so parity would put everything in one half;
+    alternate instead: n = 1, 5, 9, ... -> A and n = 3, 7, 11, ... -> B.
+    """
+    return "A" if (qid // 2) % 2 == 0 else "B"
+
+
 def read_questions(path: Path) -> list[LiveQuestion]:
     root = ET.parse(path).getroot()
     out = []

@@ -7,8 +7,8 @@ directly on the dialogue service in the same process (no HTTP, no framework) as 
 
 For each model and path: turns/s, time to first token p50/p95 (client side: request sent ->
 first content chunk), full-turn p50/p95, and failures (non-200 answers, error chunks, "busy").
-The server uses the configured ``server.max_concurrency``/``max_queue`` (defaults 2/16), the
-limits a real deployment has, so with more sessions than slots TTFT includes queueing. The
+The server uses the configured ``server.max_concurrency``/``max_queue``/``queue_timeout_s``
+(defaults 2/16/120 s), the limits a real deployment has, so with more sessions than slots TTFT includes queueing. The
 "direct" rows run the same sessions with the same limit (the server's FIFO limiter with the same slots), so
 the difference between the rows is the cost of HTTP, JSON/SSE and the framework.
 
@@ -286,10 +286,13 @@ def main(argv: list[str] | None = None) -> int:
                 api = api_load(url, n, turns, args.timeout)
                 lines.append(row(model, "direct (no HTTP)", n, direct))
                 lines.append(row(model, "API over loopback", n, api))
-                overhead = (pct(api.ttft, 50) - pct(direct.ttft, 50)) * 1000
+                over50 = (pct(api.ttft, 50) - pct(direct.ttft, 50)) * 1000
+                over95 = (pct(api.ttft, 95) - pct(direct.ttft, 95)) * 1000
+                srv = settings.server
                 notes.append(
-                    f"{model}, {n} session(s): API minus direct, TTFT p50 = {overhead:.1f} ms "
-                    f"(server.max_concurrency={slots}, max_queue={settings.server.max_queue})"
+                    f"{model}, {n} session(s): API minus direct, TTFT p50 {over50:+.1f} ms, p95 {over95:+.1f} ms; "
+                    f"failures {api.failures} API / {direct.failures} direct "
+                    f"(server.max_concurrency={slots}, max_queue={srv.max_queue}, queue_timeout_s={srv.queue_timeout_s:g})"
                 )
                 for err in sorted(set(api.errors + direct.errors))[:5]:
                     notes.append(f"{model}, {n} session(s): failure: {err}")

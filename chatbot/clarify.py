@@ -28,6 +28,14 @@ _AGE_WORDS = re.compile(
     r"husband|wife|partner)|myself|i have|i've got|i got|i am running|i'm running)\b",
     re.I,
 )
+# A question about fever as a feature of some condition ("is there always a temperature with
+# appendicitis?") is general knowledge, not a person's fever to manage: no age is needed.
+_GENERAL_FEVER = re.compile(
+    r"\b(?:associated with|symptoms? of|signs? of|caused by|always|usually|typical(?:ly)?|common(?:ly)?|"
+    r"normal (?:for|in|with)|part of)\b",
+    re.I,
+)
+_PERSONAL = re.compile(r"\b(?:i|i'm|im|me|my|we|our|us|he|she|his|her|him|they|their|them|you|your)\b", re.I)
 _PREGNANCY_WORDS = re.compile(r"\b(?:pregnan\w*|expecting|trimester|breastfeed\w*|nursing|embarazad\w*)\b", re.I)
 
 FEVER_AGE = "fever_age"
@@ -37,7 +45,8 @@ PREGNANCY = "pregnancy"
 def needed(message: str, profile: PatientProfile | None, asked: set[str]) -> Triage | None:
     """The clarifying question to ask before answering ``message``, or None."""
     p = profile or PatientProfile()
-    if FEVER_AGE not in asked and FEVER.search(message):
+    general = _GENERAL_FEVER.search(message) is not None and _PERSONAL.search(message) is None
+    if FEVER_AGE not in asked and FEVER.search(message) and not general:
         has_age = p.age is not None or p.age_group is not None
         if not has_age and not _AGE_IN_TEXT.search(message) and not _AGE_WORDS.search(message):
             return Triage("clarify", FEVER_AGE, "fever question without an age", prompts.CLARIFY_FEVER_AGE)

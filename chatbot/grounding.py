@@ -255,12 +255,19 @@ def select_sentences(
     max_sentences: int = 4,
     boost_terms: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    skip: Sequence[PassageSentence] = (),
 ) -> list[PassageSentence]:
     """Passage sentences most similar to the question, diverse (MMR), in reading order.
 
     Scored by embedding similarity to the question, lexical overlap with it, a prior for the
-    retriever's rank, and a bonus for profile terms ("children", "pregnancy")."""
-    cands = [s for s in evidence.sentences if 4 <= len(s.text.split()) <= 60]
+    retriever's rank, and a bonus for profile terms ("children", "pregnancy"). ``skip``: sentences
+    already in the answer (never picked again); ``exclude``: texts the picks should not repeat."""
+    taken = {(s.source, s.position) for s in skip}
+    cands = [
+        s
+        for s in evidence.sentences
+        if 4 <= len(s.text.split()) <= 60 and _quotable(s) and (s.source, s.position) not in taken
+    ]
     if not cands:
         return []
     q_stems = stems(question)
@@ -299,6 +306,31 @@ def select_sentences(
         used_words += n
     picked = [cands[i] for i in chosen]
     return sorted(picked, key=lambda s: (s.source, s.position))
+
+
+def opening_sentences(evidence: Evidence, max_words: int) -> list[PassageSentence]:
+    """The best source's first sentences, about ``max_words`` long.
+
+    Health references (MedlinePlus, GARD, the starter topics) put the overview first, so the top
+    passage's opening reads as a coherent answer, where sentences picked one by one from
+    several passages often do not."""
+    out: list[PassageSentence] = []
+    used = 0
+    for s in sorted((s for s in evidence.sentences if s.source == 1 and _quotable(s)), key=lambda s: s.position):
+        n = len(s.text.split())
+        if out and used + n > max_words * 1.25:
+            break
+        out.append(s)
+        used += n
+        if used >= max_words:
+            break
+    return out
+
+
+def _quotable(s: PassageSentence) -> bool:
+    # A question inside a passage is a heading ("How is gout treated?"): it answers nothing, yet
+    # it is the sentence most similar to the user's question.
+    return not s.text.rstrip().rstrip(")\"'").endswith("?")
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

@@ -69,9 +69,15 @@ class LLMSettings(BaseModel):
         return None if v is None or v.strip().lower() in ("", "none", "null") else v
 
     cpu_int8: bool = Field(
-        False,
-        description="On CPU with quantization none: int8 dynamic quantization of the Linear layers (torch) at load; "
-        "faster prompt processing and decoding, but adds seconds to every load (see benchmarks/generation.py).",
+        True,
+        description="On CPU with quantization none: int8 weights (per channel, SmoothQuant-calibrated, cached under "
+        "model_cache_dir/int8) with per-token int8 activations; ~4x fewer bytes per token than float32, so faster "
+        "prompts and decoding, at a small accuracy cost (see benchmarks/generation.py). false = exact float32.",
+    )
+    fast_decoder: bool = Field(
+        True,
+        description="On CPU with quantization none: run Llama-architecture models through the lean decoder "
+        "(chatbot/llm/cpu_fast.py: fused projections, in-place KV cache); other models use transformers' forward.",
     )
     prefix_cache: bool = Field(
         True, description="Keep the KV cache of the last prompt and reuse its longest common prefix (faster turns)."
@@ -90,6 +96,17 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = Field(64, ge=1)
     max_seq_length: int = Field(256, ge=8)
     dimension: int = Field(384, ge=8, description="Dimension of the mock embedder (real ones report their own).")
+    query_backend: Literal["torch", "onnx"] = Field(
+        "onnx", description="Run queries through an ONNX export of the same model (same vectors, faster)."
+    )
+    query_max_seq_length: int = Field(128, ge=8, description="Token window for embedding a query.")
+    query_threads: int = Field(1, ge=1, description="onnxruntime threads for one query.")
+    backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch",
+        description="Corpus and query embedding engine: torch (sentence-transformers), onnx (onnxruntime, same "
+        "vectors) or onnx-int8 (int8 weights: faster builds, slightly different vectors, so indexes must be "
+        "rebuilt; see benchmarks/embedding.py). The engine is part of the index's embedder name.",
+    )
 
 
 class KnowledgeSettings(BaseModel):
@@ -131,7 +148,11 @@ class ServerSettings(BaseModel):
     port: int = Field(7860, ge=1, le=65535)
     max_concurrency: int = Field(2, ge=1)
     max_queue: int = Field(16, ge=0)
-    queue_timeout_s: float = Field(30.0, gt=0, description="Longest wait for a free slot before 'busy, retry'.")
+    # 8 sessions asking at once on 2 slots: the last waits for 3 full answers ahead of it. A
+    # hybrid answer of the embedded model takes about 5 s on an idle 2-core CPU and 10-15 s on a
+    # loaded one, so 30 s turned 3 of 8 such questions into 503s (benchmarks/serving.py); 120 s
+    # covers 8 queued answers on a loaded machine, and a client is still never held forever.
+    queue_timeout_s: float = Field(120.0, gt=0, description="Longest wait for a free slot before 'busy, retry'.")
     max_request_bytes: int = Field(1_048_576, ge=1024, description="Largest API request body (413 beyond).")
     clinicians: dict[str, str] = Field(
         default_factory=dict, description="Clinician workbench logins: username -> password."

@@ -1,4 +1,4 @@
-"""``python -m finetune build-data | train | evaluate | merge`` (options come from the config
+"""``python -m finetune build-data | train | evaluate | merge | stamp`` (options come from the config
 dataclasses' help metadata, so the CLI and the configs never drift apart)."""
 
 from __future__ import annotations
@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument(
         "--quantization", default="none", help="How the base would be loaded; only 'none' can be merged."
     )
+    stamp = sub.add_parser(
+        "stamp",
+        help="Record the sha256 of an adapter's files in its metadata (for an adapter you trust: "
+        "older adapters, or files you changed on purpose). Loaders refuse adapters whose files differ.",
+    )
+    stamp.add_argument("--adapter", required=True, help="Adapter directory (with healthbot_adapter.json).")
     return parser
 
 
@@ -125,6 +131,13 @@ def run(argv: Sequence[str] | None = None) -> int:
             quantization=args.quantization,
         )
         print(f"merged model written to {out}")
+    elif args.command == "stamp":
+        from finetune.metadata import ADAPTER_HASHES, stamp_adapter
+
+        meta = stamp_adapter(Path(args.adapter).expanduser())
+        for name, digest in meta[ADAPTER_HASHES].items():
+            print(f"{digest}  {name}")
+        print(f"hashes recorded in {Path(args.adapter) / 'healthbot_adapter.json'}")
     return 0
 
 

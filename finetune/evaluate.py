@@ -389,7 +389,7 @@ def evaluate(cfg: EvalConfig, settings: Settings) -> dict[str, Any]:
     import torch
 
     from finetune.data import load_split, read_manifest
-    from finetune.metadata import base_identity, check_base_matches, read_metadata
+    from finetune.metadata import base_identity, check_base_matches, verify_adapter
     from finetune.train import load_model, load_tokenizer, local_checkpoint, resolve_checkpoint
 
     adapter_dir = Path(cfg.adapter).expanduser() if cfg.adapter else None
@@ -397,7 +397,7 @@ def evaluate(cfg: EvalConfig, settings: Settings) -> dict[str, Any]:
     if adapter_dir is not None:
         if not (adapter_dir / "adapter_config.json").is_file():
             raise FinetuneError(f"no peft adapter at {adapter_dir} (adapter_config.json missing)")
-        meta = read_metadata(adapter_dir) or {}
+        meta = verify_adapter(adapter_dir) or {}
     from chatbot.settings import EMBEDDED
 
     base_model = cfg.base_model or meta.get("base_model") or (EMBEDDED if cfg.base_only else None)
@@ -527,8 +527,10 @@ def _report(
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     if meta and stem.parent.resolve() == adapter_dir.resolve():
-        from finetune.metadata import write_metadata
+        from finetune.metadata import read_metadata, write_metadata
 
+        # Re-read: the file may have been re-stamped while this (long) evaluation ran.
+        meta = read_metadata(adapter_dir) or meta
         meta["evaluation"] = {k: summary[k] for k in ("split", "n", "max_new_tokens", "decoding", "metrics")}
         write_metadata(adapter_dir, meta)
     summary["markdown"] = md

@@ -48,7 +48,7 @@ def merge_adapter(
     """Write base + adapter as one plain checkpoint (weights, config, tokenizer) to ``output_dir``."""
     from peft import PeftModel
 
-    from finetune.metadata import ADAPTER_METADATA, check_base_matches, read_metadata
+    from finetune.metadata import ADAPTER_METADATA, check_base_matches, verify_adapter
     from finetune.train import load_model, load_tokenizer, local_checkpoint, resolve_checkpoint
 
     adapter_dir = Path(adapter_dir).expanduser()
@@ -59,7 +59,7 @@ def merge_adapter(
         raise FinetuneError(f"no peft adapter at {adapter_dir} (adapter_config.json missing)")
     if output_dir.exists() and any(output_dir.iterdir()):
         raise FinetuneError(f"output directory {output_dir} is not empty; choose a new one")
-    meta = read_metadata(adapter_dir) or {}
+    meta = verify_adapter(adapter_dir) or {}
     base = base_model or meta.get("base_model")
     if not base:
         raise FinetuneError(f"adapter {adapter_dir} has no {ADAPTER_METADATA}; pass --base-model")

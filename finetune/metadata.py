@@ -10,6 +10,8 @@ Format (a flat JSON object, ``format`` = 1)::
       "quantization": "none" | "4bit",       # how the base was loaded while training
       "model_type": "llama", "hidden_size": 576, "num_hidden_layers": 30, "vocab_size": 49152,
       "data_manifest_sha256": "<hex>",       # manifest_sha256 of the dataset (finetune.data)
+      "adapter_files_sha256": {              # the adapter's own files, checked on every load
+        "adapter_model.safetensors": "<hex>", "adapter_config.json": "<hex>"},
       "hyperparameters": {...},              # TrainConfig fields that change the result
       "metrics": {...},                      # training/validation loss, steps, tokens/s
       "evaluation": {...},                   # filled in by `python -m finetune evaluate`
@@ -17,9 +19,12 @@ Format (a flat JSON object, ``format`` = 1)::
       "created": "2026-11-23T22:00:00Z"
     }
 
-The loader (``chatbot.llm``) calls :func:`check_base_matches` with the checkpoint it is about to
-put the adapter on; an adapter trained on another base is refused with a clear message instead
-of producing silent garbage. Adapters without this file (third-party peft adapters) are accepted.
+The loaders (``chatbot.llm.hf``, ``evaluate``, ``merge``) check the base the adapter goes on
+(:func:`check_base_matches`): an adapter trained on another base is refused with a clear message
+instead of producing silent garbage. They also check the adapter's own files against
+``adapter_files_sha256`` (:func:`verify_adapter`): swapped weights are refused, and so is metadata
+without those hashes (older adapters): ``python -m finetune stamp --adapter DIR`` records them for
+an adapter you trust. Adapters without this file (third-party peft adapters) are accepted.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chatbot.llm.cache import ADAPTER_HASHES, adapter_file_hashes, verify_adapter_files
 from finetune.config import FinetuneError
 
 ADAPTER_METADATA = "healthbot_adapter.json"  # same name as chatbot.llm.cache.ADAPTER_METADATA
@@ -121,6 +127,40 @@ def write_metadata(adapter_dir: Path, metadata: dict[str, Any]) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(metadata, indent=2, sort_keys=False) + "\n")
     tmp.replace(path)
+
+
+def stamp_metadata(adapter_dir: Path, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Record the sha256 of the adapter's files in ``metadata`` and write it beside them.
+
+    Called by training once the adapter files are saved, and by ``python -m finetune stamp`` for
+    an adapter whose files you trust (an older adapter, or one you edited on purpose).
+    """
+    metadata = {**metadata, ADAPTER_HASHES: adapter_file_hashes(Path(adapter_dir))}
+    write_metadata(Path(adapter_dir), metadata)
+    return metadata
+
+
+def stamp_adapter(adapter_dir: Path) -> dict[str, Any]:
+    """Re-stamp an existing adapter's metadata (everything else in it is kept as it is)."""
+    adapter_dir = Path(adapter_dir)
+    if not (adapter_dir / "adapter_config.json").is_file():
+        raise FinetuneError(f"no peft adapter at {adapter_dir} (adapter_config.json missing)")
+    meta = read_metadata(adapter_dir)
+    if meta is None:
+        raise FinetuneError(
+            f"adapter {adapter_dir} has no {ADAPTER_METADATA}: stamping needs the base it was trained on; "
+            "retrain it with `python -m finetune train`"
+        )
+    return stamp_metadata(adapter_dir, meta)
+
+
+def verify_adapter(adapter_dir: Path) -> dict[str, Any] | None:
+    """Raise :class:`chatbot.llm.cache.AdapterIntegrityError` unless the adapter's files are the ones its metadata
+    recorded; returns the metadata (None for a third-party adapter without it)."""
+    meta = read_metadata(adapter_dir)
+    if meta is not None:
+        verify_adapter_files(Path(adapter_dir), meta)
+    return meta
 
 
 def read_metadata(adapter_dir: Path) -> dict[str, Any] | None:

@@ -286,7 +286,7 @@ def train(cfg: TrainConfig, settings: Settings) -> dict[str, Any]:
     from transformers import Trainer, TrainingArguments, set_seed
 
     from finetune.data import load_split, read_manifest
-    from finetune.metadata import build_metadata, write_metadata
+    from finetune.metadata import build_metadata, stamp_metadata
 
     dataset_dir, output_dir, checkpoint_dir = default_dirs(cfg, settings)
     manifest = read_manifest(dataset_dir)
@@ -395,7 +395,8 @@ def train(cfg: TrainConfig, settings: Settings) -> dict[str, Any]:
             metrics={k: v for k, v in metrics.items() if k != "log_history"},
             model_config=model.get_base_model().config,
         )
-        write_metadata(tmp, meta)
+        # Hashes of the files just saved, checked by every loader (swapped weights are refused).
+        stamp_metadata(tmp, meta)
         for f in tmp.iterdir():
             f.chmod(0o644)
         if output_dir.exists():

@@ -47,6 +47,12 @@ class CachedEmbedder:
         batch = getattr(self.inner, "count_tokens_batch", None)
         return batch(texts) if batch else [self.inner.count_tokens(t) for t in texts]
 
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Queries bypass the cache: each is seen once, and a shard per query would only grow the disk."""
+        from knowledge.embedding import encode_queries
+
+        return encode_queries(self.inner, texts)
+
     def _load(self) -> dict[str, np.ndarray]:
         import numpy as np
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -55,10 +56,25 @@ class MockEmbedder:
         return len(_WORD.findall(text.lower()))
 
 
-def build_embedder(settings: EmbeddingSettings) -> Embedder:
-    """The embedder chosen by ``settings.mode``; heavy imports happen only for real backends."""
+def build_embedder(settings: EmbeddingSettings, *, cache_dir: Path | None = None) -> Embedder:
+    """The embedder chosen by ``settings.mode``; heavy imports happen only for real backends.
+
+    ``cache_dir`` (``<data_dir>/cache``) lets a real embedder keep its ONNX query encoder there.
+    """
     if settings.mode == "mock":
         return MockEmbedder(settings.dimension)
+    if settings.backend != "torch":
+        from knowledge.onnx_embedder import OnnxEmbedder
+
+        return OnnxEmbedder(
+            settings, settings.backend, cache_dir=None if cache_dir is None else Path(cache_dir) / "onnx"
+        )
     from knowledge.st_embedder import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(settings)
+    return SentenceTransformerEmbedder(settings, cache_dir=None if cache_dir is None else Path(cache_dir) / "onnx")
+
+
+def encode_queries(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Query vectors: the embedder's query path when it has one (shorter window, faster backend)."""
+    fast = getattr(embedder, "encode_queries", None)
+    return fast(texts) if callable(fast) else embedder.encode(texts)

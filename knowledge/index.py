@@ -13,12 +13,16 @@ An index directory holds::
     bm25/                bm25s index over heading + chunk text (stemmed, stopwords removed)
 
 Builds are written to a temporary sibling directory and renamed into place, so a killed
-build leaves the previous index loadable. Embeddings go through the on-disk cache.
+build leaves the previous index loadable. Embeddings go through the on-disk cache. A build
+killed with SIGKILL leaves its temporary directory behind (nothing runs on SIGKILL); the sibling
+names carry the builder's pid, so the next build or load removes those of dead processes, and
+puts the previous index back if the kill fell between the two renames of the swap.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -41,6 +45,8 @@ if TYPE_CHECKING:
     from knowledge.retrieval import Retriever
     from knowledge.sources import SkipReport
 
+log = logging.getLogger(__name__)
+
 DATA_FILES = ("docs.jsonl", "chunks.jsonl", "chunk_vectors.npy", "question_vectors.npy", "title_vectors.npy")
 
 
@@ -55,7 +61,7 @@ def open_embedder(settings: Settings, *, cached: bool = True) -> Embedder:
     """The configured embedder, wrapped in the on-disk cache (mock embedders are not cached)."""
     from knowledge.embedding import build_embedder
 
-    emb = build_embedder(settings.embedding)
+    emb = build_embedder(settings.embedding, cache_dir=settings.data_dir / "cache")
     if not cached or settings.embedding.mode == "mock":
         return emb
     from knowledge.embed_cache import CachedEmbedder
@@ -223,9 +229,50 @@ def _swap_into_place(tmp: Path, out_dir: Path) -> None:
     if out_dir.exists():
         old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}-{int(time.time() * 1000)}")
         os.replace(out_dir, old)
+    # A kill right here leaves no out_dir: recover_interrupted_build() renames ``old`` back.
     os.replace(tmp, out_dir)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but belongs to someone else
+        return True
+    return True
+
+
+def _dead_siblings(out_dir: Path, kind: str) -> list[Path]:
+    """``.<name>.<kind>-<pid>-*`` siblings of ``out_dir`` left by builders that are no longer running."""
+    found = []
+    for path in out_dir.parent.glob(f".{out_dir.name}.{kind}-*"):
+        pid = path.name[len(f".{out_dir.name}.{kind}-") :].split("-", 1)[0]
+        if path.is_dir() and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            found.append(path)
+    return found
+
+
+def recover_interrupted_build(out_dir: Path) -> None:
+    """Undo what a killed build left behind next to ``out_dir``.
+
+    If the kill fell between the two renames of :func:`_swap_into_place`, ``out_dir`` is missing
+    and the previous index sits in a ``.old-<pid>-*`` sibling: it is renamed back. Temporary
+    build directories and old copies of dead builders are then deleted, so they neither pile up
+    nor get mistaken for an index. Directories of running builders are left alone.
+    """
+    out_dir = Path(out_dir)
+    if not out_dir.parent.is_dir():
+        return
+    olds = sorted(_dead_siblings(out_dir, "old"), key=lambda p: p.stat().st_mtime)
+    if not out_dir.exists() and olds:
+        previous = olds.pop()
+        os.replace(previous, out_dir)
+        log.warning("restored the index %s that an interrupted build had moved aside", out_dir)
+    for path in olds + _dead_siblings(out_dir, "tmp"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _materialize(
@@ -243,7 +290,8 @@ def _materialize(
 ) -> Manifest:
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    recover_interrupted_build(out_dir)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-{os.getpid()}-", dir=out_dir.parent))
     try:
         files = _write_corpus(corpus, tmp, faiss_kind, dense_scope)
         manifest = Manifest(
@@ -366,6 +414,7 @@ def add_documents(
     import numpy as np
 
     started = time.perf_counter()
+    recover_interrupted_build(Path(index_dir))
     manifest, corpus = read_corpus(index_dir)
     check_embedder(manifest, embedder, index_dir)
     known = {d["id"] for d in corpus.docs}
@@ -417,6 +466,7 @@ def check_embedder(manifest: Manifest, embedder: Embedder, index_dir: Path) -> N
 def open_retriever(index_dir: Path, embedder: Embedder, knowledge: KnowledgeSettings | None = None) -> Retriever:
     from knowledge.hybrid import HybridRetriever
 
+    recover_interrupted_build(Path(index_dir))
     return HybridRetriever.open(Path(index_dir), embedder, knowledge)
 
 
@@ -450,13 +500,17 @@ def source_fingerprint(specs: list[str]) -> str:
 
 def ensure_index(settings: Settings, *, show_progress: bool = False) -> Path:
     """Build the default index from ``settings.knowledge.sources`` unless an up-to-date one exists."""
+    from knowledge.embedding import encode_queries
     from knowledge.sources import load_sources
 
     out = settings.index_dir
+    recover_interrupted_build(out)
     specs = list(settings.knowledge.sources)
     fingerprint = source_fingerprint(specs)
     stamp = out / "sources.fingerprint"
     embedder = open_embedder(settings)
+    # Makes (once) and loads the ONNX query encoder here, at start-up, not at the first question.
+    encode_queries(embedder, ["warm up"])
     if stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == fingerprint:
         try:
             manifest = Manifest.read(out)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from chatbot.settings import EMBEDDED
@@ -12,6 +14,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from chatbot.settings import EmbeddingSettings
+
+log = logging.getLogger(__name__)
 
 
 def resolve_model_path(model: str) -> str:
@@ -35,6 +39,7 @@ class SentenceTransformerEmbedder:
         *,
         backend: Literal["torch", "onnx", "openvino"] = "torch",
         model_kwargs: dict[str, Any] | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         # Never reach for a hub at run time: defaults must run offline.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -56,6 +61,12 @@ class SentenceTransformerEmbedder:
         base = "all-MiniLM-L6-v2" if settings.model == EMBEDDED else settings.model.rstrip("/").split("/")[-1]
         self.name = base if backend == "torch" else f"{base}[{backend}]"
         self._tokenizer = self.model.tokenizer
+        self.query_max_seq_length = min(settings.query_max_seq_length, self.max_seq_length)
+        # The ONNX query encoder is made on the first query (an index build never needs it).
+        self._query_backend = settings.query_backend if backend == "torch" and cache_dir is not None else "torch"
+        self._query_threads = settings.query_threads
+        self._cache_dir = cache_dir
+        self._onnx: Any = None
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
@@ -79,3 +90,33 @@ class SentenceTransformerEmbedder:
             show_progress_bar=show_progress,
         )
         return np.asarray(vecs, dtype=np.float32)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Embed queries (same vector space as ``encode``) in a shorter window, via ONNX when possible.
+
+        A consumer message's first ``query_max_seq_length`` tokens carry its question; the rest
+        costs latency and, on LiveQA dev, no retrieval quality.
+        """
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._query_backend == "onnx" and self._onnx is None:
+            from knowledge.onnx_encoder import OnnxQueryEncoder, OnnxUnavailable
+
+            assert self._cache_dir is not None
+            try:
+                self._onnx = OnnxQueryEncoder(
+                    self.model, self._cache_dir, max_seq_length=self.query_max_seq_length, threads=self._query_threads
+                )
+            except OnnxUnavailable as err:
+                log.warning("query encoder stays on PyTorch: %s", err)
+                self._query_backend = "torch"
+        if self._onnx is not None:
+            return self._onnx.encode(texts)
+        full = self.model.max_seq_length
+        self.model.max_seq_length = self.query_max_seq_length
+        try:
+            return self.encode(texts)
+        finally:
+            self.model.max_seq_length = full

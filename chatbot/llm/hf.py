@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatbot.llm.base import GenerationError, GenerationParams
-from chatbot.llm.cache import ADAPTER_METADATA, ensure_checkpoint, gguf_source, source_sha256
+from chatbot.llm.cache import (
+    ADAPTER_METADATA,
+    AdapterIntegrityError,
+    ensure_checkpoint,
+    gguf_source,
+    source_sha256,
+    verify_adapter_files,
+)
+from chatbot.llm.cpu_fast import SMOOTH_ALPHA, FastDecoder, int8_available, int8_cache_path, unsupported_reason
 from chatbot.llm.streaming import RepetitionGuard, StopMatcher
 from chatbot.settings import EMBEDDED, SHIPPED_ADAPTER, LLMSettings
 from chatbot.types import ChatMessage
@@ -35,8 +43,10 @@ log = logging.getLogger(__name__)
 # case, so it is refused before tokenizing (a 1 MB paste must not stall the server).
 _MAX_CHARS_PER_TOKEN = 12
 # Prompt tokens are processed in blocks of this size, aligned to absolute positions (see
-# HFGenerator._decode_tokens); it is also the granularity of prefix-cache reuse.
-PREFILL_BLOCK = 64
+# HFGenerator._decode_tokens); it is also the granularity of prefix-cache reuse. 128 rather
+# than 64: larger int8 GEMMs cut a 959-token prompt from 1.53 to 1.43 s (256: 1.30 s, but the
+# 128-token system prompt would no longer be reusable across conversations).
+PREFILL_BLOCK = 128
 
 
 @dataclass
@@ -176,10 +186,22 @@ def load_model(settings: LLMSettings, cache_dir: Path, *, merge_adapter: bool | 
         log.info("llm.adapter 'default' is for the embedded model; %s runs without it", settings.model)
     elif settings.adapter:
         merge = settings.merge_adapter if merge_adapter is None else merge_adapter
-        attach_adapter(loaded, resolve_adapter(settings.adapter), merge=merge and qconfig is None)
-    if settings.cpu_int8 and device == "cpu" and qconfig is None:
-        _quantize_int8_dynamic(loaded)
+        attach_adapter(
+            loaded,
+            resolve_adapter(settings.adapter),
+            merge=merge and qconfig is None,
+            require_metadata=settings.adapter == SHIPPED_ADAPTER,
+        )
     return loaded
+
+
+def _has_linear(model: Any) -> bool:
+    import torch
+
+    # only float32 models: torch.ao's dynamic Linear takes float32 activations
+    return isinstance(model, torch.nn.Module) and any(
+        isinstance(m, torch.nn.Linear) and m.weight.dtype == torch.float32 for m in model.modules()
+    )
 
 
 def _quantize_int8_dynamic(loaded: LoadedModel) -> None:
@@ -209,8 +231,13 @@ def _quantize_int8_dynamic(loaded: LoadedModel) -> None:
     loaded.quantization = "int8-dynamic"
 
 
-def check_adapter(loaded: LoadedModel, adapter_dir: Path) -> None:
-    """Refuse an adapter trained for another base, before peft fails deep inside with shapes."""
+def check_adapter(loaded: LoadedModel, adapter_dir: Path, *, require_metadata: bool = False) -> None:
+    """Refuse an adapter trained for another base, before peft fails deep inside with shapes, and
+    one whose files differ from what its metadata recorded (:func:`verify_adapter_files`).
+
+    Adapters without metadata (third-party peft adapters) are only shape-checked, unless
+    ``require_metadata`` (the shipped adapter, which always has it: a missing file means tampering).
+    """
     if not (adapter_dir / "adapter_config.json").is_file():
         raise GenerationError(
             f"llm.adapter {adapter_dir} is not a LoRA adapter directory (no adapter_config.json): "
@@ -218,11 +245,22 @@ def check_adapter(loaded: LoadedModel, adapter_dir: Path) -> None:
         )
     ours = loaded.identity()
     meta_path = adapter_dir / ADAPTER_METADATA
-    if meta_path.is_file():
+    if not meta_path.is_file() and require_metadata:
+        raise AdapterIntegrityError(
+            f"adapter {adapter_dir} has lost its {ADAPTER_METADATA}, so its files cannot be verified: "
+            "restore the file (e.g. from git) or unset llm.adapter"
+        )
+    if not meta_path.is_file():
+        log.info("adapter %s has no %s: only its shapes are checked", adapter_dir, ADAPTER_METADATA)
+    else:
         try:
             meta = json.loads(meta_path.read_text())
         except ValueError:
-            meta = {}
+            raise AdapterIntegrityError(
+                f"adapter metadata {meta_path} is not valid JSON: restore it or retrain the adapter"
+            ) from None
+        if not isinstance(meta, dict):
+            raise AdapterIntegrityError(f"adapter metadata {meta_path} is not a JSON object: restore it or retrain")
         theirs_sha = meta.get("base_sha256")
         ours["base_sha256"] = _base_digest(loaded)
         if theirs_sha and ours["base_sha256"] and theirs_sha != ours["base_sha256"]:
@@ -237,6 +275,8 @@ def check_adapter(loaded: LoadedModel, adapter_dir: Path) -> None:
                     f"adapter {adapter_dir} was trained on {meta.get('base_model')!r} with {key}={meta[key]}, "
                     f"but llm.model {ours['base_model']!r} has {key}={ours[key]}: use the adapter's base model"
                 )
+        # After the base checks, so an adapter for another model gets that (more useful) message.
+        verify_adapter_files(adapter_dir, meta)
     _check_adapter_shapes(loaded, adapter_dir)
 
 
@@ -306,10 +346,10 @@ def resolve_adapter(adapter: str) -> Path:
     return Path(adapter).expanduser()
 
 
-def attach_adapter(loaded: LoadedModel, adapter_dir: Path, *, merge: bool) -> None:
+def attach_adapter(loaded: LoadedModel, adapter_dir: Path, *, merge: bool, require_metadata: bool = False) -> None:
     if not adapter_dir.is_dir():
         raise GenerationError(f"llm.adapter directory not found: {adapter_dir} (fix the path or unset llm.adapter)")
-    check_adapter(loaded, adapter_dir)
+    check_adapter(loaded, adapter_dir, require_metadata=require_metadata)
     from peft import PeftModel
 
     try:
@@ -350,9 +390,10 @@ class HFGenerator:
         self.settings = settings
         t0 = time.perf_counter()
         self.loaded = loaded or load_model(settings, cache_dir)
+        self.tokenizer = self.loaded.tokenizer
+        self._fast = self._cpu_decoder(cache_dir)
         self.load_seconds = time.perf_counter() - t0
         self.model = self.loaded.model
-        self.tokenizer = self.loaded.tokenizer
         self.device = self.loaded.device
         self._lock = threading.Lock()
         self.last_stats = GenerationStats()
@@ -369,6 +410,60 @@ class HFGenerator:
         ctx = getattr(self.model.config, "max_position_embeddings", None)
         self.context_length = int(ctx) if ctx else 2048
         log.info("loaded %s on %s in %.1f s", self.name, self.device, self.load_seconds)
+
+    def _cpu_decoder(self, cache_dir: Path) -> FastDecoder | None:
+        """The lean decoder when the model allows it (``llm.fast_decoder``), int8 or float as
+        ``llm.cpu_int8`` says; otherwise transformers' forward, int8-quantized by torch.ao
+        when ``llm.cpu_int8`` is on and the model is a plain float model on CPU."""
+        s, loaded = self.settings, self.loaded
+        if loaded.device != "cpu" or s.quantization != "none":
+            return None
+        int8 = s.cpu_int8 and int8_available()
+        reason = unsupported_reason(loaded.model, loaded.device) if s.fast_decoder else "llm.fast_decoder is off"
+        if reason is None:
+            if not int8:
+                return FastDecoder(loaded.model, int8=False)
+            calibration = self._calibration_ids()
+            salt = f"{SMOOTH_ALPHA}:{calibration}"
+            cache = int8_cache_path(cache_dir, loaded.checkpoint, loaded.base_sha256, loaded.adapter, salt=salt)
+            fast = FastDecoder(
+                loaded.model, int8=True, int8_cache=cache, calibration=calibration, smooth_alpha=SMOOTH_ALPHA
+            )
+            loaded.quantization = "int8-dynamic"
+            return fast
+        log.info("lean CPU decoder not used: %s", reason)
+        if s.cpu_int8 and _has_linear(loaded.model):
+            _quantize_int8_dynamic(loaded)
+        return None
+
+    @property
+    def lean_decoder(self) -> FastDecoder | None:
+        """The lean CPU decoder in use, or None (transformers' forward)."""
+        return self._fast
+
+    def _calibration_ids(self) -> list[int]:
+        """A retrieval prompt shaped like the dialogue manager's (rules, numbered sources,
+        question), on topics the benchmark prompt does not use: the activation ranges the int8
+        smoothing is fitted to. Built from the starter knowledge when it is installed."""
+        from chatbot import prompts
+
+        question = "I have type 2 diabetes and high blood pressure. Which symptoms should make me call a doctor?"
+        chunks: list[Any] = []
+        spec = importlib.util.find_spec("knowledge")
+        if spec is not None and spec.submodule_search_locations:
+            from knowledge.documents import Chunk
+
+            starter = Path(next(iter(spec.submodule_search_locations))) / "starter"
+            for name in ("type-2-diabetes", "high-blood-pressure", "back-pain", "headache-and-migraine"):
+                path = starter / f"{name}.md"
+                if not path.is_file():
+                    continue
+                body = path.read_text(encoding="utf-8").split("---", 2)[-1]
+                paras = [p.strip() for p in body.split("\n\n") if len(p.strip()) > 80][:2]
+                chunks += [Chunk(id=f"{name}#{j}", doc_id=name, text=t, title=name) for j, t in enumerate(paras)]
+        ids = self._template(prompts.build_messages(question, chunks))
+        ctx = getattr(self.loaded.model.config, "max_position_embeddings", None) or 1024
+        return ids[: min(self.settings.max_prompt_tokens, 1024, int(ctx))]
 
     def _collect_eos_ids(self) -> set[int]:
         ids: set[int] = set()
@@ -482,30 +577,22 @@ class HFGenerator:
     def _decode_tokens(
         self, prompt_ids: list[int], max_new: int, temperature: float, rng: torch.Generator
     ) -> Iterator[int]:
-        import torch
         from transformers import DynamicCache
 
         s = self.settings
-        device = self.model.device if hasattr(self.model, "device") else self.device
         cache, reused = self._take_prefix(prompt_ids)
         if cache is None:
-            cache = DynamicCache()
+            cache = self._fast.reset() if self._fast is not None else DynamicCache()
         self.last_stats.reused_prompt_tokens = reused
         # The prompt is processed in blocks aligned to absolute positions, so the KV of a block
         # depends only on the tokens up to its end: a prefix reused from the cache is then
         # bit-identical to recomputing it, even with int8 dynamic quantization (whose
         # activation scale is per batch of tokens). Answers do not depend on the cache state.
-        pos, out = reused, None
+        pos, logits = reused, None
         try:
             while pos < len(prompt_ids):
                 end = min(len(prompt_ids), (pos // PREFILL_BLOCK + 1) * PREFILL_BLOCK)
-                out = self.model(
-                    input_ids=torch.tensor([prompt_ids[pos:end]], device=device),
-                    past_key_values=cache,
-                    use_cache=True,
-                    logits_to_keep=1,
-                )
-                cache = out.past_key_values
+                logits = self._forward(prompt_ids[pos:end], cache, last=end == len(prompt_ids))
                 pos = end
             self._keep_prefix(prompt_ids, cache)
             seen: list[int] = []
@@ -514,15 +601,9 @@ class HFGenerator:
             n = s.no_repeat_ngram_size
             for step in range(max_new):
                 if step:
-                    out = self.model(
-                        input_ids=torch.tensor([[seen[-1]]], device=device),
-                        past_key_values=cache,
-                        use_cache=True,
-                        logits_to_keep=1,
-                    )
-                    cache = out.past_key_values
-                assert out is not None
-                token = self._next_token(out.logits[0, -1].float(), seen, penalized, banned_after, temperature, rng)
+                    logits = self._forward([seen[-1]], cache, last=True)
+                assert logits is not None
+                token = self._next_token(logits, seen, penalized, banned_after, temperature, rng)
                 if token in self._eos_ids:
                     return
                 seen.append(token)
@@ -535,6 +616,19 @@ class HFGenerator:
         except BaseException:
             self._prefix = None  # interrupted inside a forward pass: the cache may be half-updated
             raise
+
+    def _forward(self, ids: list[int], cache: Any, *, last: bool) -> torch.Tensor | None:
+        """Feed ``ids`` after what ``cache`` holds (the cache is updated in place); the next
+        token's float32 logits when ``last``."""
+        import torch
+
+        if isinstance(cache, FastDecoder):
+            return cache.forward(ids, logits=last)
+        device = self.model.device if hasattr(self.model, "device") else self.device
+        out = self.model(
+            input_ids=torch.tensor([ids], device=device), past_key_values=cache, use_cache=True, logits_to_keep=1
+        )
+        return out.logits[0, -1].float() if last else None
 
     def _take_prefix(self, prompt_ids: list[int]) -> tuple[Any, int]:
         """(cache holding the longest reusable prefix of ``prompt_ids``, its length), a multiple

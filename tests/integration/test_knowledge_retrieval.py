@@ -79,3 +79,27 @@ def test_medquad_subset_build_search_and_threshold(shared_data: Path, tmp_path: 
     assert "MedQuAD" in hits[0].chunk.license
     for q in OFF_TOPIC:
         assert r.search(q, 1)[0].score < s.knowledge.min_score, q
+
+
+def test_onnx_query_encoder_matches_pytorch_and_is_exported_once(tmp_path: Path) -> None:
+    import numpy as np
+
+    from knowledge.embedding import build_embedder
+
+    s = _settings(tmp_path, ["starter"])
+    emb = build_embedder(s.embedding, cache_dir=s.data_dir / "cache")
+    queries = [
+        "What are the side effects of metformin?",
+        "my daughter has had a cough for three weeks and now a fever, do we need to see someone " * 6,
+    ]
+    fast = emb.encode_queries(queries)  # type: ignore[attr-defined]
+    exported = list((s.data_dir / "cache" / "onnx").glob("*.onnx"))
+    assert len(exported) == 1, "the query encoder should run on its ONNX export"
+    model = emb.model  # type: ignore[attr-defined]
+    model.max_seq_length = s.embedding.query_max_seq_length
+    want = model.encode(queries, normalize_embeddings=True, convert_to_numpy=True)
+    assert float(np.abs(fast - want).max()) < 1e-4
+    stamp = exported[0].stat().st_mtime_ns
+    again = build_embedder(s.embedding, cache_dir=s.data_dir / "cache")
+    again.encode_queries(["fever"])  # type: ignore[attr-defined]
+    assert exported[0].stat().st_mtime_ns == stamp  # reused, not re-exported

@@ -67,7 +67,9 @@ def make_adapter(converted: dict[str, Any], out: Path) -> Path:
         if "lora_B" in name:
             p.data.normal_(0, 1e-3)  # a real, small update rather than peft's zero init
     peft_model.save_pretrained(out)
-    (out / cache.ADAPTER_METADATA).write_text(json.dumps(base.identity()))
+    (out / cache.ADAPTER_METADATA).write_text(
+        json.dumps({**base.identity(), cache.ADAPTER_HASHES: cache.adapter_file_hashes(out)})
+    )
     return out
 
 
@@ -87,3 +89,30 @@ def test_4bit_lora_streams_health_answer_without_loops(converted: dict[str, Any]
     grams = Counter(zip(words, words[1:], words[2:], words[3:], strict=False))
     assert max(grams.values()) <= 3, grams.most_common(3)
     assert re.search(r"asthma|breath|wheez|cough|airway", text.lower()), text
+
+
+def test_default_cpu_path_lean_int8_and_exact_float(converted: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default path (lean decoder, int8, shipped adapter merged) answers sensibly and caches
+    its int8 weights; the lean decoder in float32 gives the reference path's greedy text."""
+    from chatbot.llm import cpu_fast
+
+    params = GenerationParams(max_new_tokens=24)
+    gen = HFGenerator(LLMSettings(), converted["cache_dir"])
+    assert gen.lean_decoder is not None and gen.lean_decoder.int8
+    files = list((converted["cache_dir"] / "int8").glob("*.safetensors"))
+    assert len(files) == 1
+    text = "".join(gen.stream(QUESTION, params))
+    assert re.search(r"asthma|breath|wheez|cough|airway", text.lower()), text
+
+    def no_quantization(weight: Any) -> Any:
+        raise AssertionError("the cached int8 weights should have been used")
+
+    monkeypatch.setattr(cpu_fast, "_quantize", no_quantization)
+    again = HFGenerator(LLMSettings(), converted["cache_dir"])
+    assert "".join(again.stream(QUESTION, params)) == text
+    monkeypatch.undo()
+
+    fast = HFGenerator(LLMSettings(cpu_int8=False), converted["cache_dir"])
+    reference = HFGenerator(LLMSettings(cpu_int8=False, fast_decoder=False), converted["cache_dir"])
+    assert fast.lean_decoder is not None and reference.lean_decoder is None
+    assert "".join(fast.stream(QUESTION, params)) == "".join(reference.stream(QUESTION, params))

@@ -180,7 +180,7 @@ def test_injections_in_conversation_history_are_never_obeyed(tmp_path: Path, var
 
 
 def test_rules_survive_a_long_attack_conversation(tmp_path: Path) -> None:
-    """Twenty attacks in one session, then a health question: same rules, no payload."""
+    """All 14 user attacks in one session, then a health question: same rules, no payload."""
     settings = security_settings(tmp_path / "data", "generative")
     generator = HostileGenerator()
     service = make_service(settings, build_real_index(settings, BENIGN), generator)

@@ -228,24 +228,37 @@ def test_adapter_with_tampered_weights_is_refused(tmp_path: Path) -> None:
     import torch
     from safetensors.torch import load_file, save_file
 
-    from chatbot.llm.base import GenerationError
+    from chatbot.llm.cache import AdapterIntegrityError
     from chatbot.llm.hf import HFGenerator
     from chatbot.settings import LLMSettings
-    from finetune.metadata import base_identity
+    from finetune.metadata import base_identity, stamp_metadata
     from tests.unit.llm_tiny import save_tiny_llama
     from tests.unit.test_llm_hf import make_adapter
 
     base = save_tiny_llama(tmp_path / "llama")
     adapter = make_adapter(base, tmp_path / "adapter")
     meta = {"format": 1, "base_model": str(base), "base_sha256": base_identity(base)[1]}
-    (adapter / "healthbot_adapter.json").write_text(json.dumps(meta))
-    HFGenerator(LLMSettings(model=str(base), adapter=str(adapter), max_new_tokens=2), tmp_path / "cache")
+    stamp_metadata(adapter, meta)  # what training writes
+    settings = LLMSettings(model=str(base), adapter=str(adapter), max_new_tokens=2)
+    HFGenerator(settings, tmp_path / "cache")
     weights = adapter / "adapter_model.safetensors"
     tensors = load_file(weights)
     save_file({k: v * 3 if i == 0 else v for i, (k, v) in enumerate(tensors.items())}, weights)
     assert torch.is_tensor(next(iter(tensors.values())))
-    with pytest.raises(GenerationError):
-        HFGenerator(LLMSettings(model=str(base), adapter=str(adapter), max_new_tokens=2), tmp_path / "cache")
+    with pytest.raises(AdapterIntegrityError, match=r"adapter_model\.safetensors was changed after") as err:
+        HFGenerator(settings, tmp_path / "cache")
+    assert "\n" not in str(err.value) and "finetune stamp" in str(err.value)
+    # A rewritten adapter_config.json (a larger lora_alpha silently scales the update) is refused too.
+    save_file(tensors, weights)
+    stamp_metadata(adapter, meta)
+    config = adapter / "adapter_config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "lora_alpha": 64}))
+    with pytest.raises(AdapterIntegrityError, match=r"adapter_config\.json was changed after"):
+        HFGenerator(settings, tmp_path / "cache")
+    # Metadata that vouches for the base but not for the adapter's own files (older adapters).
+    (adapter / "healthbot_adapter.json").write_text(json.dumps(meta))
+    with pytest.raises(AdapterIntegrityError, match="records no sha256 of the adapter's own files"):
+        HFGenerator(settings, tmp_path / "cache")
 
 
 # ------------------------------------------------------------------------------ pip-audit step

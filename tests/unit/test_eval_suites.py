@@ -345,3 +345,22 @@ def test_shards_merge_into_the_same_report(
         evaluate(SafetySuite(tmp_path / "x.jsonl"), cfg, tmp_path / "bad", merge=[tmp_path / "s1" / "results.jsonl"])
     with pytest.raises(EvaluationError, match="no items left"):
         evaluate(LiveQASuite(*liveqa_files), cfg, tmp_path / "none", build=_builder(health_chunks), offset=5)
+
+
+def test_baseline_table_pairs_each_answer_with_its_baseline() -> None:
+    from chatbot.evaluation.suites import ItemResult, baseline_tables
+
+    def item(i: int, answer: float, base: float) -> ItemResult:
+        metrics: dict[str, float | None] = {
+            "rouge_l": answer, "baseline_rouge_l": base, "emb_sim": answer, "baseline_emb_sim": base,
+        }  # fmt: skip
+        return ItemResult(str(i), "default", "q", {}, metrics)
+
+    # every answer beats its own baseline by exactly 0.1, so every resample's mean difference is 0.1
+    runs = {"default": [item(1, 0.5, 0.4), item(2, 0.3, 0.2), item(3, 0.9, 0.8)]}
+    (table,) = baseline_tables(runs)
+    assert [row[:3] for row in table.rows] == [["default", "ROUGE-L", "3"], ["default", "embedding similarity", "3"]]
+    rouge = table.rows[0]
+    assert rouge[3:6] == ["0.467", "0.567", "+0.100"]
+    assert rouge[6] == "[+0.100, +0.100]" and rouge[7] == "beats the baseline"
+    assert baseline_tables({"default": [ItemResult("1", "default", "q", {}, {})]}) == []

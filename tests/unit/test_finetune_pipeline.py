@@ -83,9 +83,10 @@ def test_batched_scorer_matches_generate_and_teacher_forced_nll(tiny_base: Path)
 
 
 def test_train_evaluate_merge_end_to_end(tiny_base: Path, dataset: Path, settings: Settings, tmp_path: Path) -> None:
+    from chatbot.llm.cache import AdapterIntegrityError
     from finetune.evaluate import evaluate
     from finetune.merge import merge_adapter
-    from finetune.metadata import read_metadata
+    from finetune.metadata import read_metadata, verify_adapter
     from finetune.train import train
 
     out = tmp_path / "adapter"
@@ -120,6 +121,10 @@ def test_train_evaluate_merge_end_to_end(tiny_base: Path, dataset: Path, setting
     assert not list(out.glob("checkpoint-*")) and list((tmp_path / "ckpt").glob("checkpoint-*"))
     meta = read_metadata(out)
     assert meta is not None and meta["base_model"] == str(tiny_base) and meta["num_hidden_layers"] == 2
+    assert verify_adapter(out) == meta and set(meta["adapter_files_sha256"]) == {
+        "adapter_model.safetensors",
+        "adapter_config.json",
+    }
     assert json.loads((out / "adapter_config.json").read_text())["layers_to_transform"] == [1]
 
     report = evaluate(
@@ -138,6 +143,7 @@ def test_train_evaluate_merge_end_to_end(tiny_base: Path, dataset: Path, setting
     assert (out / "eval.md").read_text().startswith("Held-out train split: 6 questions")
     assert len((out / "eval_examples.jsonl").read_text().splitlines()) == 6
     assert read_metadata(out)["evaluation"]["n"] == 6  # type: ignore[index]
+    assert verify_adapter(out) is not None  # writing the evaluation kept the file hashes
     # Second run: everything comes from the per-example cache and gives the same numbers.
     again = evaluate(
         EvalConfig(
@@ -159,3 +165,12 @@ def test_train_evaluate_merge_end_to_end(tiny_base: Path, dataset: Path, setting
         merge_adapter(out, tmp_path / "merged4", settings, quantization="4bit")
     with pytest.raises(FinetuneError, match="not empty"):
         merge_adapter(out, merged, settings)
+    # Tampered adapter files are refused by the fine-tuning loaders too, before any model loads.
+    weights = out / "adapter_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # one bit pattern of one weight
+    weights.write_bytes(bytes(data))
+    with pytest.raises(AdapterIntegrityError, match="was changed after"):
+        merge_adapter(out, tmp_path / "merged2", settings)
+    with pytest.raises(AdapterIntegrityError, match="was changed after"):
+        evaluate(EvalConfig(adapter=str(out), dataset_dir=str(dataset), split="train", limit=2), settings)

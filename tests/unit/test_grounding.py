@@ -79,3 +79,29 @@ def test_citations_for(health_chunks: list[Chunk]) -> None:
     cites = citations_for(hits(health_chunks), [2, 7])
     assert [(c.n, c.doc_id, c.url) for c in cites] == [(2, "flu", "https://www.cdc.gov/flu/")]
     assert cites[0].excerpt.startswith("Influenza") and cites[0].score == 0.8
+
+
+def test_opening_sentences_quote_the_top_passage_without_headings() -> None:
+    from chatbot.grounding import opening_sentences
+
+    top = Chunk(
+        "gout#0",
+        "gout",
+        "How is gout treated? Gout is a form of arthritis caused by uric acid crystals in a joint. "
+        "Attacks bring sudden pain and swelling, often in the big toe. Medicines ease an attack within days. "
+        "Long-term treatment lowers uric acid.",
+        title="Gout",
+    )
+    other = Chunk("flu#0", "flu", "Influenza spreads through droplets when people cough.", title="Flu")
+    ev = Evidence([Hit(top, 0.9), Hit(other, 0.5)], MockEmbedder(256))
+    opening = opening_sentences(ev, 20)
+    # the heading question is skipped, the passage is read in order until about 20 words
+    assert [s.text for s in opening] == [
+        "Gout is a form of arthritis caused by uric acid crystals in a joint.",
+        "Attacks bring sudden pain and swelling, often in the big toe.",
+    ]
+    assert all(s.source == 1 for s in opening)
+    # later picks never repeat the opening and never quote a question
+    picked = select_sentences("How is gout treated?", ev, max_words=40, skip=opening)
+    assert not {(s.source, s.position) for s in picked} & {(s.source, s.position) for s in opening}
+    assert not any(s.text.endswith("?") for s in picked)

@@ -94,6 +94,10 @@ def test_profile_terms() -> None:
         ("What should I do about a fever?", None, clarify.FEVER_AGE),
         ("high temperature and chills, what helps?", PatientProfile(sex="male"), clarify.FEVER_AGE),
         ("My 3 year old has a fever", None, None),
+        # fever as a feature of a condition: general knowledge, no age needed
+        ("Is there always elevated temperature associated with appendicitis?", None, None),
+        ("Is fever a symptom of appendicitis?", None, None),
+        ("Is a high temperature usually part of the flu? We are worried.", None, clarify.FEVER_AGE),
         ("I have a fever and a sore throat", None, None),
         ("What should I do about a fever?", PatientProfile(age=40), None),
         ("Can I take ibuprofen for a headache?", PatientProfile(sex="female"), clarify.PREGNANCY),
