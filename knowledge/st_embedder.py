@@ -48,6 +48,9 @@ class SentenceTransformerEmbedder:
 
         path = resolve_model_path(settings.model)
         device = None if settings.device == "auto" else settings.device
+        if backend == "torch":
+            # Weights from safetensors only: a pickled pytorch_model.bin can run code when loaded.
+            model_kwargs = {"use_safetensors": True, **(model_kwargs or {})}
         try:
             self.model = SentenceTransformer(path, device=device, backend=backend, model_kwargs=model_kwargs)
         except Exception as err:

@@ -264,6 +264,25 @@ def test_adapter_with_tampered_weights_is_refused(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ pip-audit step
 
 
+@pytest.mark.integration  # the real embedded MiniLM, re-saved with pickled weights
+def test_embedder_with_only_pickled_weights_is_refused(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import load_file
+    from sentence_transformers import SentenceTransformer
+
+    from chatbot.errors import HealthbotError
+    from chatbot.settings import Settings
+    from knowledge.st_embedder import SentenceTransformerEmbedder, resolve_model_path
+
+    settings = Settings().embedding
+    pickled = tmp_path / "pickled-embedder"
+    SentenceTransformer(resolve_model_path(settings.model)).save(str(pickled))
+    torch.save(load_file(str(pickled / "model.safetensors")), str(pickled / "pytorch_model.bin"))
+    (pickled / "model.safetensors").unlink()
+    with pytest.raises(HealthbotError, match=r"model\.safetensors"):
+        SentenceTransformerEmbedder(settings.model_copy(update={"model": str(pickled)}))
+
+
 def test_pip_audit_step_fails_only_on_known_vulnerabilities() -> None:
     from tests.security.pip_audit_ci import summarize
 
