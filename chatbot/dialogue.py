@@ -740,8 +740,12 @@ class LeakGuard:
         return out
 
 
+_LIST_MARKER = re.compile(r"^(?:[-*\u2022]\s+)+")
+
+
 def _quote(sentences: Sequence[Any]) -> str:
-    return "\n".join(f"- {s.text} [{s.source}]" for s in sentences)
+    # A passage's own list item ("- Follow a written action plan") would show as "- - ...".
+    return "\n".join(f"- {_LIST_MARKER.sub('', s.text)} [{s.source}]" for s in sentences)
 
 
 __all__ = ["DialogueError", "DialogueService", "LeakGuard", "conversation_context", "poisoned"]

@@ -374,3 +374,13 @@ def test_hybrid_never_opens_with_an_unsupported_lead(low_threshold: Settings, he
     reply = service.reply("How is asthma treated?")
     assert "lemons" not in reply.text and "lead_dropped" in reply.flags
     assert reply.text.startswith(prompts.HYBRID_SOURCES_INTRO) and reply.grounded_fraction == 1.0
+
+
+def test_quoted_list_items_do_not_get_a_second_bullet() -> None:
+    from chatbot.dialogue import _quote
+    from chatbot.grounding import PassageSentence
+
+    text = _quote(
+        [PassageSentence(1, 0, "Use a reliever inhaler."), PassageSentence(2, 3, "- Follow a written action plan.")]
+    )
+    assert text == "- Use a reliever inhaler. [1]\n- Follow a written action plan. [2]"
