@@ -111,6 +111,8 @@ class FastDecoder:
     (``get_seq_length`` and ``crop``), so it stands in for a transformers cache.
     """
 
+    step_path = True  # False: one-token steps through the general forward (for comparison)
+
     def __init__(
         self,
         model: Any,
@@ -157,8 +159,19 @@ class FastDecoder:
         self._sin: torch.Tensor | None = None
         self.capacity = 0
         self.length = 0
+        # One-token steps apply RoPE as a product with a per-position rotation matrix: the
+        # signs of rotate_half laid out as a matrix, scaled by sin once per token.
+        half = self.head_dim // 2
+        sign = torch.zeros(self.head_dim, self.head_dim)
+        sign[torch.arange(half) + half, torch.arange(half)] = -1.0
+        sign[torch.arange(half), torch.arange(half) + half] = 1.0
+        self._rot_sign = sign
+        self._layers: list[tuple[Any, ...]] = []
+        self._k_layers: list[torch.Tensor] = []
+        self._v_layers: list[torch.Tensor] = []
         if int8:
             self._to_int8(int8_cache, calibration, smooth_alpha)
+        self._bind_layers()
 
     # --- weights ----------------------------------------------------------------------------
 
@@ -237,6 +250,14 @@ class FastDecoder:
         norms["final_norm"] = norms["final_norm"] / s
         w["lm_head"] = w["lm_head"] * s
 
+    def _bind_layers(self) -> None:
+        """Per-layer parameter tuples for the one-token step (no name lookups per token)."""
+        w, n = self._weights, self._norms
+        self._layers = [
+            (n[f"{i}.norm1"], w[f"{i}.qkv"], w[f"{i}.o"], n[f"{i}.norm2"], w[f"{i}.gate_up"], w[f"{i}.down"])
+            for i in range(self.n_layers)
+        ]
+
     def weight_bytes(self) -> int:
         """Bytes one decode step reads from weights: every matrix and norm once (KV cache aside)."""
         import torch
@@ -279,6 +300,7 @@ class FastDecoder:
             k[:, :, : self.length] = self._k[:, :, : self.length]
             v[:, :, : self.length] = self._v[:, :, : self.length]
         self._k, self._v = k, v
+        self._k_layers, self._v_layers = list(k.unbind(0)), list(v.unbind(0))
         positions = torch.arange(cap).unsqueeze(0)
         cos, sin = self._rotary(self.embed[:1].unsqueeze(0), positions)
         self._cos, self._sin = cos[0].float().contiguous(), sin[0].float().contiguous()
@@ -311,12 +333,63 @@ class FastDecoder:
 
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * weight
 
+    def _step(self, token: int, logits: bool) -> torch.Tensor | None:
+        """``forward`` for one token (the decode step) with about half the tensor operations.
+
+        Every small operation costs a few µs of dispatch, ~40 per layer in ``forward``. Here:
+        one fused RMSNorm, RoPE for all query and key heads as one small matrix product, the
+        softmax scale applied inside the score product, attention as two batched products over
+        the KV heads with each group's query heads as rows (no K/V repeat, no mask), in-place
+        residual adds. Measured 2-4% faster per token than ``forward`` (most of a step is the
+        int8 products and reading the KV cache, both memory-bound).
+        """
+        import torch
+
+        pos = self.length
+        end = pos + 1
+        self._ensure_capacity(end)
+        assert self._cos is not None and self._sin is not None
+        nh, nkv, hd = self.n_heads, self.n_kv, self.head_dim
+        group, inter, eps, shape = nh // nkv, self.inter, self.eps, (self.hidden,)
+        rot = torch.diag(self._cos[pos]).addcmul_(self._rot_sign, self._sin[pos])
+        scale = hd**-0.5
+        lin = self._lin_step
+        rms = torch.rms_norm
+        mm, bmm, baddbmm, silu = torch.mm, torch.bmm, torch.baddbmm, torch.nn.functional.silu
+        scores = torch.empty(nkv, group, end)  # beta=0: only its shape matters
+        x = self.embed[token : token + 1].clone()
+        for (norm1, w_qkv, w_o, norm2, w_gu, w_down), k, v in zip(
+            self._layers, self._k_layers, self._v_layers, strict=True
+        ):
+            qkv = lin(rms(x, shape, norm1, eps), w_qkv).view(nh + 2 * nkv, hd)
+            qk = mm(qkv[: nh + nkv], rot)
+            k[:, pos] = qk[nh:]
+            v[:, pos] = qkv[nh + nkv :]
+            q = qk[:nh].view(nkv, group, hd)
+            baddbmm(scores, q, k[:, :end].transpose(1, 2), beta=0.0, alpha=scale, out=scores)
+            x += lin(bmm(scores.softmax(-1), v[:, :end]).view(1, nh * hd), w_o)
+            gate, up = lin(rms(x, shape, norm2, eps), w_gu).split(inter, 1)
+            x += lin(silu(gate).mul_(up), w_down)
+        self.length = end
+        if not logits:
+            return None
+        return lin(rms(x, shape, self._norms["final_norm"], eps), self._weights["lm_head"])[0]
+
+    def _lin_step(self, x: torch.Tensor, w: Any) -> torch.Tensor:
+        import torch
+
+        if isinstance(w, torch.Tensor):
+            return torch.nn.functional.linear(x, w)
+        return torch.ops.quantized.linear_dynamic.default(x, w, True)
+
     def forward(self, ids: list[int], *, logits: bool = True) -> torch.Tensor | None:
         """Append ``ids`` at the current length; the last position's logits (float32) or None."""
         import torch
         import torch.nn.functional as F
 
         n = len(ids)
+        if n == 1 and self._amax is None and self.step_path:
+            return self._step(ids[0], logits)
         pos, end = self.length, self.length + n
         self._ensure_capacity(end)
         assert self._k is not None and self._v is not None and self._cos is not None and self._sin is not None

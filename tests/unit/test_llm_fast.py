@@ -60,6 +60,18 @@ def test_float_fast_path_generates_the_reference_text(tiny_dir: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("int8", [False, True])
+def test_one_token_step_matches_the_general_forward(tiny_dir: Path, int8: bool) -> None:
+    gen = HFGenerator(LLMSettings(model=str(tiny_dir), cpu_int8=False, fast_decoder=False), Path("u"))
+    ids = gen.encode_prompt(QUESTION)
+    dec = FastDecoder(gen.model, int8=int8)
+    step = fast_logits(dec, ids, len(ids) // 2)
+    dec.step_path = False
+    general = fast_logits(dec, ids, len(ids) // 2)
+    assert step.shape == general.shape == (len(ids) - len(ids) // 2 + 1, general.shape[1])
+    assert torch.allclose(step, general, atol=1e-4, rtol=1e-4)
+
+
 def test_int8_decoder_close_to_float_and_prefix_reuse_is_exact(tiny_dir: Path) -> None:
     gen = HFGenerator(LLMSettings(model=str(tiny_dir), max_new_tokens=6, temperature=1.0), Path("u"))
     assert gen._fast is not None and gen._fast.int8 and gen.loaded.quantization == "int8-dynamic"
