@@ -4,7 +4,7 @@ Same model (the embedded SmolLM2-135M-Instruct; llama.cpp reads its Q4_1 GGUF di
 ~1,000-token retrieval prompt (token ids identical for every engine), same thread count, one run:
 
     .venv/bin/python benchmarks/generation.py --threads 2
-    .venv/bin/python benchmarks/generation.py --threads 2 --max-new 64 --paths default,fp32,hf-fp32,hf-int8
+    .venv/bin/python benchmarks/generation.py --threads 2 --max-new 64 --paths default,int8-py,fp32,hf-fp32,hf-int8
     .venv/bin/python benchmarks/generation.py --paths default,4bit --max-new 32   # a subset
     .venv/bin/python benchmarks/generation.py --loads   # first (converting) vs second load
 
@@ -13,7 +13,8 @@ llama.cpp runs through ``llama-cpp-python`` in its own environment (``--llama-py
 ``python -m venv bench-venv && bench-venv/bin/pip install llama-cpp-python``). If it is missing
 the row says so and the other rows are still measured.
 
-Paths: ``default`` (lean CPU decoder, int8), ``fp32`` (lean decoder, float32: exact),
+Paths: ``default`` (lean CPU decoder, int8, decode steps in C: chatbot/llm/decode_step.c),
+``int8-py`` (the same int8 weights with the decode step in Python/torch), ``fp32`` (lean decoder, float32: exact),
 ``hf-fp32`` (transformers' forward, float32: the reference), ``hf-int8`` (transformers' forward
 with torch.ao int8 Linears), ``bf16``, ``4bit``, ``8bit`` (bitsandbytes). The int8 paths read
 their quantized weights from the cache after the first run; run once before timing loads.
@@ -39,7 +40,8 @@ if str(REPO) not in sys.path:
 
 # label -> LLMSettings overrides. "default" is exactly what `make run` uses.
 PATHS: dict[str, dict[str, Any]] = {
-    "default": {},  # lean CPU decoder, int8 (SmoothQuant-calibrated), prefix cache
+    "default": {},  # lean CPU decoder, int8 (SmoothQuant-calibrated), C decode step, prefix cache
+    "int8-py": {"native_kernel": False},  # the same int8 weights, one-token steps in Python/torch ops
     "fp32": {"cpu_int8": False},  # lean CPU decoder in float32: exact
     "hf-fp32": {"cpu_int8": False, "fast_decoder": False},  # transformers' forward, float32 (the reference)
     "hf-int8": {"fast_decoder": False},  # transformers' forward with torch.ao int8 dynamic Linears

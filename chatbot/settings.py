@@ -79,6 +79,12 @@ class LLMSettings(BaseModel):
         description="On CPU with quantization none: run Llama-architecture models through the lean decoder "
         "(chatbot/llm/cpu_fast.py: fused projections, in-place KV cache); other models use transformers' forward.",
     )
+    native_kernel: bool = Field(
+        True,
+        description="With the lean int8 decoder on x86-64 AVX2: run each generated token through a small C kernel "
+        "(chatbot/llm/decode_step.c, compiled once with the system C compiler into model_cache_dir/kernels); "
+        "falls back to the Python step, with a log line, when it cannot be built.",
+    )
     prefix_cache: bool = Field(
         True, description="Keep the KV cache of the last prompt and reuse its longest common prefix (faster turns)."
     )

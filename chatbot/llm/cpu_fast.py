@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import os
+import subprocess
 import tempfile
 import warnings
 from pathlib import Path
@@ -34,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
+
+    from chatbot.llm.native_step import NativeStep
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +124,7 @@ class FastDecoder:
         int8_cache: Path | None = None,
         calibration: list[int] | None = None,
         smooth_alpha: float = 0.5,
+        native_dir: Path | None = None,
     ) -> None:
         import torch
 
@@ -169,13 +173,38 @@ class FastDecoder:
         self._layers: list[tuple[Any, ...]] = []
         self._k_layers: list[torch.Tensor] = []
         self._v_layers: list[torch.Tensor] = []
+        self._native: NativeStep | None = None
+        self.native_reason = "float32 weights (the C step is int8 only)" if not int8 else "llm.native_kernel is off"
         if int8:
-            self._to_int8(int8_cache, calibration, smooth_alpha)
+            quantized = self._to_int8(int8_cache, calibration, smooth_alpha)
+            if native_dir is not None:
+                self._native = self._native_step(native_dir, quantized)
         self._bind_layers()
+
+    def _native_step(
+        self, cache_dir: Path, quantized: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    ) -> NativeStep | None:
+        from chatbot.llm.native_step import NativeStep, load_library
+
+        try:
+            step = NativeStep(load_library(cache_dir), self, quantized)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as err:
+            self.native_reason = " ".join(str(err).split())[:300]
+            log.warning("C decode step not used (%s); the Python step runs instead", self.native_reason)
+            return None
+        self.native_reason = ""
+        return step
+
+    @property
+    def native(self) -> bool:
+        """Whether one-token steps run in C (``decode_step.c``)."""
+        return self._native is not None
 
     # --- weights ----------------------------------------------------------------------------
 
-    def _to_int8(self, cache: Path | None, calibration: list[int] | None, alpha: float) -> None:
+    def _to_int8(
+        self, cache: Path | None, calibration: list[int] | None, alpha: float
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Swap the float matrices for prepacked int8 ones, from the disk cache when it is there.
 
         The activations are quantized per tensor to 7 bits at run time, and a few input
@@ -198,6 +227,7 @@ class FastDecoder:
         else:
             quantized, self._norms = cached
         self._weights = {k: _prepack(q, s) for k, (q, s) in quantized.items()}
+        return quantized
 
     def _calibrate(self, ids: list[int]) -> dict[str, torch.Tensor]:
         import torch
@@ -349,6 +379,10 @@ class FastDecoder:
         end = pos + 1
         self._ensure_capacity(end)
         assert self._cos is not None and self._sin is not None
+        if self._native is not None:
+            out = self._native.step(token, logits)
+            self.length = end
+            return out
         nh, nkv, hd = self.n_heads, self.n_kv, self.head_dim
         group, inter, eps, shape = nh // nkv, self.inter, self.eps, (self.hidden,)
         rot = torch.diag(self._cos[pos]).addcmul_(self._rot_sign, self._sin[pos])

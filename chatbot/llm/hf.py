@@ -427,7 +427,12 @@ class HFGenerator:
             salt = f"{SMOOTH_ALPHA}:{calibration}"
             cache = int8_cache_path(cache_dir, loaded.checkpoint, loaded.base_sha256, loaded.adapter, salt=salt)
             fast = FastDecoder(
-                loaded.model, int8=True, int8_cache=cache, calibration=calibration, smooth_alpha=SMOOTH_ALPHA
+                loaded.model,
+                int8=True,
+                int8_cache=cache,
+                calibration=calibration,
+                smooth_alpha=SMOOTH_ALPHA,
+                native_dir=cache_dir if s.native_kernel else None,
             )
             loaded.quantization = "int8-dynamic"
             return fast

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from chatbot.llm import cache
+from chatbot.llm import cache, native_step
 from chatbot.llm.base import GenerationParams
 from chatbot.llm.hf import HFGenerator, load_model
 from chatbot.settings import LLMSettings
@@ -116,3 +116,37 @@ def test_default_cpu_path_lean_int8_and_exact_float(converted: dict[str, Any], m
     reference = HFGenerator(LLMSettings(cpu_int8=False, fast_decoder=False), converted["cache_dir"])
     assert fast.lean_decoder is not None and reference.lean_decoder is None
     assert "".join(fast.stream(QUESTION, params)) == "".join(reference.stream(QUESTION, params))
+
+
+@pytest.mark.skipif(native_step.unavailable_reason() is not None, reason="no AVX2 or no C compiler")
+def test_c_decode_step_follows_float_as_closely_as_the_python_step(converted: dict[str, Any]) -> None:
+    """Teacher-forced on the float32 greedy answer: the default int8 decoder with its C step
+    picks the float32 model's next token about as often as the Python int8 step does."""
+    import torch
+
+    cache_dir = converted["cache_dir"]
+    exact = HFGenerator(LLMSettings(cpu_int8=False), cache_dir).lean_decoder
+    native_gen = HFGenerator(LLMSettings(), cache_dir)
+    native = native_gen.lean_decoder
+    python = HFGenerator(LLMSettings(native_kernel=False), cache_dir).lean_decoder
+    assert exact is not None and native is not None and python is not None
+    assert native.native and not python.native
+    prompt = native_gen.encode_prompt(QUESTION)
+    with torch.inference_mode():
+        exact.reset()
+        logits = exact.forward(prompt)
+        reference: list[int] = []
+        for _ in range(32):
+            assert logits is not None
+            reference.append(int(logits.argmax()))
+            logits = exact.forward(reference[-1:])
+        agreement = {}
+        for name, dec in (("native", native), ("python", python)):
+            dec.reset()
+            logits, hits = dec.forward(prompt), 0
+            for token in reference:
+                assert logits is not None
+                hits += int(logits.argmax()) == token
+                logits = dec.forward([token])
+            agreement[name] = hits / len(reference)
+    assert agreement["native"] >= 0.75 and agreement["native"] >= agreement["python"] - 0.1, agreement

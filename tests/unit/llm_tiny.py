@@ -6,12 +6,17 @@ Everything is built in milliseconds from code, so unit tests need no downloaded 
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import torch
+
+# model_cache_dir of the generators built in unit tests: the C decode kernel (and nothing
+# else for these uncached tiny checkpoints) is built there once per test session, not in cwd
+SCRATCH = Path(tempfile.mkdtemp(prefix="healthbot-llm-test-"))
 
 CHATML = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + "

@@ -13,7 +13,7 @@ from chatbot.llm.cpu_fast import FastDecoder, int8_cache_path, unsupported_reaso
 from chatbot.llm.hf import HFGenerator
 from chatbot.settings import LLMSettings
 from chatbot.types import ChatMessage
-from tests.unit.llm_tiny import save_tiny_llama
+from tests.unit.llm_tiny import SCRATCH, save_tiny_llama
 
 QUESTION = [ChatMessage("system", "Answer from the sources. " * 10), ChatMessage("user", "What is asthma?")]
 
@@ -38,7 +38,7 @@ def fast_logits(dec: FastDecoder, ids: list[int], first: int) -> torch.Tensor:
 
 
 def test_float_decoder_reproduces_transformers(tiny_dir: Path) -> None:
-    exact = HFGenerator(LLMSettings(model=str(tiny_dir), cpu_int8=False, fast_decoder=False), Path("u"))
+    exact = HFGenerator(LLMSettings(model=str(tiny_dir), cpu_int8=False, fast_decoder=False), SCRATCH)
     ids = exact.encode_prompt(QUESTION)
     dec = FastDecoder(exact.model, int8=False)
     ref = reference_logits(exact.model, ids)[len(ids) // 2 - 1 :]
@@ -49,20 +49,20 @@ def test_float_decoder_reproduces_transformers(tiny_dir: Path) -> None:
 
 def test_float_fast_path_generates_the_reference_text(tiny_dir: Path) -> None:
     opts: dict[str, Any] = {"model": str(tiny_dir), "max_new_tokens": 12, "cpu_int8": False}
-    fast = HFGenerator(LLMSettings(**opts), Path("u"))
-    slow = HFGenerator(LLMSettings(**opts, fast_decoder=False), Path("u"))
+    fast = HFGenerator(LLMSettings(**opts), SCRATCH)
+    slow = HFGenerator(LLMSettings(**opts, fast_decoder=False), SCRATCH)
     assert fast._fast is not None and slow._fast is None
     assert generate(fast, QUESTION) == generate(slow, QUESTION)
     # sampling draws the same tokens too, from the same seed
     hot = {**opts, "temperature": 1.0}
-    assert generate(HFGenerator(LLMSettings(**hot), Path("u")), QUESTION) == generate(
-        HFGenerator(LLMSettings(**hot, fast_decoder=False), Path("u")), QUESTION
+    assert generate(HFGenerator(LLMSettings(**hot), SCRATCH), QUESTION) == generate(
+        HFGenerator(LLMSettings(**hot, fast_decoder=False), SCRATCH), QUESTION
     )
 
 
 @pytest.mark.parametrize("int8", [False, True])
 def test_one_token_step_matches_the_general_forward(tiny_dir: Path, int8: bool) -> None:
-    gen = HFGenerator(LLMSettings(model=str(tiny_dir), cpu_int8=False, fast_decoder=False), Path("u"))
+    gen = HFGenerator(LLMSettings(model=str(tiny_dir), cpu_int8=False, fast_decoder=False), SCRATCH)
     ids = gen.encode_prompt(QUESTION)
     dec = FastDecoder(gen.model, int8=int8)
     step = fast_logits(dec, ids, len(ids) // 2)
@@ -73,7 +73,7 @@ def test_one_token_step_matches_the_general_forward(tiny_dir: Path, int8: bool) 
 
 
 def test_int8_decoder_close_to_float_and_prefix_reuse_is_exact(tiny_dir: Path) -> None:
-    gen = HFGenerator(LLMSettings(model=str(tiny_dir), max_new_tokens=6, temperature=1.0), Path("u"))
+    gen = HFGenerator(LLMSettings(model=str(tiny_dir), max_new_tokens=6, temperature=1.0), SCRATCH)
     assert gen._fast is not None and gen._fast.int8 and gen.loaded.quantization == "int8-dynamic"
     ids = gen.encode_prompt(QUESTION)
     ref = reference_logits(gen.model, ids)[-1]
@@ -85,7 +85,7 @@ def test_int8_decoder_close_to_float_and_prefix_reuse_is_exact(tiny_dir: Path) -
 
 
 def test_capacity_grows_and_crop_rolls_back(tiny_dir: Path) -> None:
-    exact = HFGenerator(LLMSettings(model=str(tiny_dir), cpu_int8=False), Path("u"))
+    exact = HFGenerator(LLMSettings(model=str(tiny_dir), cpu_int8=False), SCRATCH)
     dec = exact._fast
     assert dec is not None
     ids = exact.encode_prompt(QUESTION)
@@ -101,7 +101,7 @@ def test_capacity_grows_and_crop_rolls_back(tiny_dir: Path) -> None:
 
 
 def test_unsupported_models_keep_transformers(tiny_dir: Path, tmp_path: Path) -> None:
-    gen = HFGenerator(LLMSettings(model=str(tiny_dir), fast_decoder=False), Path("u"))
+    gen = HFGenerator(LLMSettings(model=str(tiny_dir), fast_decoder=False), SCRATCH)
     assert gen._fast is None
     assert "quantized" in type(gen.model.model.layers[0].mlp.up_proj).__module__  # torch.ao fallback
     gen.model.config.model_type = "gpt2"

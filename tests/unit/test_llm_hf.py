@@ -16,7 +16,7 @@ from chatbot.llm.base import GenerationError, GenerationParams, Generator, gener
 from chatbot.llm.hf import PREFILL_BLOCK, HFGenerator, LoadedModel
 from chatbot.settings import LLMSettings, Settings
 from chatbot.types import ChatMessage
-from tests.unit.llm_tiny import ScriptedLM, make_tokenizer, save_tiny_llama
+from tests.unit.llm_tiny import SCRATCH, ScriptedLM, make_tokenizer, save_tiny_llama
 
 USER = [ChatMessage("user", "What is asthma?")]
 
@@ -38,7 +38,7 @@ def scripted(tokenizer: Any, text: str, **settings: Any) -> tuple[HFGenerator, S
     loaded = LoadedModel(lm, tokenizer, "cpu", "scripted", "scripted", None, "none")  # type: ignore[arg-type]
     defaults: dict[str, Any] = {"repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "max_new_tokens": 200}
     defaults.update(settings)
-    return HFGenerator(LLMSettings(**defaults), Path("unused"), loaded=loaded), lm
+    return HFGenerator(LLMSettings(**defaults), SCRATCH, loaded=loaded), lm
 
 
 def test_streams_script_and_stops_at_eos(tokenizer: Any) -> None:
@@ -101,7 +101,7 @@ def test_repetition_penalty_demotes_already_generated_tokens(tokenizer: Any) -> 
 
 def test_sampling_is_seeded(tiny_dir: Path) -> None:
     s = LLMSettings(model=str(tiny_dir), temperature=1.0, top_p=0.9, seed=7, max_new_tokens=12)
-    gen = HFGenerator(s, Path("unused"))
+    gen = HFGenerator(s, SCRATCH)
     assert generate(gen, USER) == generate(gen, USER)
 
 
@@ -152,7 +152,7 @@ def test_loads_local_checkpoint_and_builds_from_settings(tiny_dir: Path, tmp_pat
 
 
 def test_concurrent_streams_are_serialized_and_match_sequential(tiny_dir: Path) -> None:
-    gen = HFGenerator(LLMSettings(model=str(tiny_dir), max_new_tokens=10), Path("unused"))
+    gen = HFGenerator(LLMSettings(model=str(tiny_dir), max_new_tokens=10), SCRATCH)
     expected = generate(gen, USER)
     results: list[str] = []
     errors: list[BaseException] = []
@@ -173,7 +173,7 @@ def test_concurrent_streams_are_serialized_and_match_sequential(tiny_dir: Path) 
 
 
 def test_abandoned_stream_releases_the_lock(tiny_dir: Path) -> None:
-    gen = HFGenerator(LLMSettings(model=str(tiny_dir), max_new_tokens=20), Path("unused"))
+    gen = HFGenerator(LLMSettings(model=str(tiny_dir), max_new_tokens=20), SCRATCH)
     it = gen.stream(USER)
     next(it)
     it.close()  # what a disconnected client does
@@ -182,7 +182,7 @@ def test_abandoned_stream_releases_the_lock(tiny_dir: Path) -> None:
 
 def test_4bit_loads_on_cpu(tiny_dir: Path) -> None:
     pytest.importorskip("bitsandbytes")
-    gen = HFGenerator(LLMSettings(model=str(tiny_dir), quantization="4bit", max_new_tokens=4), Path("unused"))
+    gen = HFGenerator(LLMSettings(model=str(tiny_dir), quantization="4bit", max_new_tokens=4), SCRATCH)
     assert gen.name.endswith("+4bit")
     linear = gen.model.model.layers[0].self_attn.q_proj
     assert type(linear).__name__ == "Linear4bit"
@@ -195,7 +195,7 @@ def test_4bit_without_bitsandbytes_says_what_to_do(tiny_dir: Path, monkeypatch: 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "bitsandbytes" else real(n, *a))
     with pytest.raises(GenerationError, match=r"needs bitsandbytes: `pip install bitsandbytes"):
-        HFGenerator(LLMSettings(model=str(tiny_dir), quantization="4bit"), Path("unused"))
+        HFGenerator(LLMSettings(model=str(tiny_dir), quantization="4bit"), SCRATCH)
 
 
 def test_unknown_model_path(tmp_path: Path) -> None:
@@ -228,13 +228,13 @@ def test_cuda_requested_without_gpu(tiny_dir: Path) -> None:
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     with pytest.raises(GenerationError, match="no CUDA GPU"):
-        HFGenerator(LLMSettings(model=str(tiny_dir), device="cuda"), Path("unused"))
+        HFGenerator(LLMSettings(model=str(tiny_dir), device="cuda"), SCRATCH)
 
 
 def test_cpu_int8_close_to_float(tiny_dir: Path) -> None:
     # transformers' forward quantized by torch.ao: the path for models the lean decoder does not take
-    int8 = HFGenerator(LLMSettings(model=str(tiny_dir), cpu_int8=True, fast_decoder=False), Path("u"))
-    exact = HFGenerator(LLMSettings(model=str(tiny_dir), cpu_int8=False), Path("u"))
+    int8 = HFGenerator(LLMSettings(model=str(tiny_dir), cpu_int8=True, fast_decoder=False), SCRATCH)
+    exact = HFGenerator(LLMSettings(model=str(tiny_dir), cpu_int8=False), SCRATCH)
     assert int8.loaded.quantization == "int8-dynamic"
     assert "quantized" in type(int8.model.model.layers[0].mlp.up_proj).__module__
     assert type(exact.model.model.layers[0].mlp.up_proj).__name__ == "Linear"
@@ -247,8 +247,8 @@ def test_cpu_int8_close_to_float(tiny_dir: Path) -> None:
 
 def test_prefix_cache_reuses_previous_turn_with_same_output(tiny_dir: Path) -> None:
     opts = {"model": str(tiny_dir), "max_new_tokens": 6, "cpu_int8": False}
-    cached = HFGenerator(LLMSettings(**opts), Path("u"))
-    plain = HFGenerator(LLMSettings(**opts, prefix_cache=False), Path("u"))
+    cached = HFGenerator(LLMSettings(**opts), SCRATCH)
+    plain = HFGenerator(LLMSettings(**opts, prefix_cache=False), SCRATCH)
     # long enough for whole prefill blocks to be reused
     history = [ChatMessage("system", "Answer from the sources. " * 12), *USER]
     first = generate(cached, history)
@@ -260,7 +260,7 @@ def test_prefix_cache_reuses_previous_turn_with_same_output(tiny_dir: Path) -> N
     assert second == generate(plain, turn2)
     assert plain.last_stats.reused_prompt_tokens == 0
     # the same prompt again: bit-identical answer from the cache (int8 included)
-    int8 = HFGenerator(LLMSettings(model=str(tiny_dir), max_new_tokens=6, temperature=1.0, cpu_int8=True), Path("u"))
+    int8 = HFGenerator(LLMSettings(model=str(tiny_dir), max_new_tokens=6, temperature=1.0, cpu_int8=True), SCRATCH)
     runs = [generate(int8, turn2) for _ in range(3)]
     assert int8.last_stats.reused_prompt_tokens > 0
     assert runs == [runs[0]] * 3
@@ -292,9 +292,9 @@ def make_adapter(base_dir: Path, out: Path, *, init_nonzero: bool = True) -> Pat
 def test_adapter_changes_output_and_merge_matches_unmerged(tiny_dir: Path, tmp_path: Path) -> None:
     adapter = make_adapter(tiny_dir, tmp_path / "adapter")
     exact = {"model": str(tiny_dir), "max_new_tokens": 8, "cpu_int8": False}
-    base = HFGenerator(LLMSettings(**exact), Path("u"))
-    merged = HFGenerator(LLMSettings(**exact, adapter=str(adapter)), Path("u"))
-    unmerged = HFGenerator(LLMSettings(**exact, adapter=str(adapter), merge_adapter=False), Path("u"))
+    base = HFGenerator(LLMSettings(**exact), SCRATCH)
+    merged = HFGenerator(LLMSettings(**exact, adapter=str(adapter)), SCRATCH)
+    unmerged = HFGenerator(LLMSettings(**exact, adapter=str(adapter), merge_adapter=False), SCRATCH)
     assert "lora:adapter" in merged.name
     assert type(merged.model).__name__ == "LlamaForCausalLM"  # merged away
     assert type(unmerged.model).__name__.startswith("PeftModel")
@@ -311,7 +311,7 @@ def test_adapter_on_4bit_base(tiny_dir: Path, tmp_path: Path) -> None:
     pytest.importorskip("bitsandbytes")
     adapter = make_adapter(tiny_dir, tmp_path / "adapter")
     gen = HFGenerator(
-        LLMSettings(model=str(tiny_dir), quantization="4bit", adapter=str(adapter), max_new_tokens=4), Path("u")
+        LLMSettings(model=str(tiny_dir), quantization="4bit", adapter=str(adapter), max_new_tokens=4), SCRATCH
     )
     assert type(gen.model).__name__.startswith("PeftModel")  # never merged into 4-bit weights
     assert isinstance(generate(gen, USER), str)
@@ -321,7 +321,7 @@ def test_adapter_for_other_base_by_shape(tiny_dir: Path, tmp_path: Path) -> None
     other = save_tiny_llama(tmp_path / "wide", hidden=48)
     adapter = make_adapter(other, tmp_path / "adapter")
     with pytest.raises(GenerationError, match="trained for another base model"):
-        HFGenerator(LLMSettings(model=str(tiny_dir), adapter=str(adapter)), Path("u"))
+        HFGenerator(LLMSettings(model=str(tiny_dir), adapter=str(adapter)), SCRATCH)
 
 
 def test_adapter_for_other_base_by_metadata(tiny_dir: Path, tmp_path: Path) -> None:
@@ -329,12 +329,12 @@ def test_adapter_for_other_base_by_metadata(tiny_dir: Path, tmp_path: Path) -> N
     meta: dict[str, Any] = {"format": 1, "base_model": "other", "model_type": "llama", "num_hidden_layers": 30}
     (adapter / "healthbot_adapter.json").write_text(json.dumps(meta))
     with pytest.raises(GenerationError, match="num_hidden_layers=30"):
-        HFGenerator(LLMSettings(model=str(tiny_dir), adapter=str(adapter)), Path("u"))
+        HFGenerator(LLMSettings(model=str(tiny_dir), adapter=str(adapter)), SCRATCH)
     # The fine-tuning module's identity of the base (same shapes, different weights file).
     meta = {"format": 1, "base_model": "other", "base_sha256": "f" * 64, "base_identity": "checkpoint-files"}
     (adapter / "healthbot_adapter.json").write_text(json.dumps(meta))
     with pytest.raises(GenerationError, match=r"trained on base model 'other' \(sha256 ffffffffffff\)"):
-        HFGenerator(LLMSettings(model=str(tiny_dir), adapter=str(adapter)), Path("u"))
+        HFGenerator(LLMSettings(model=str(tiny_dir), adapter=str(adapter)), SCRATCH)
 
 
 def test_adapter_with_matching_metadata_loads(tiny_dir: Path, tmp_path: Path) -> None:
@@ -343,12 +343,12 @@ def test_adapter_with_matching_metadata_loads(tiny_dir: Path, tmp_path: Path) ->
     adapter = make_adapter(tiny_dir, tmp_path / "adapter")
     meta = {"format": 1, "base_model": str(tiny_dir), "base_sha256": base_identity(tiny_dir)[1]}
     stamp_metadata(adapter, meta)  # with the hashes of the adapter's files, as training writes it
-    gen = HFGenerator(LLMSettings(model=str(tiny_dir), adapter=str(adapter), max_new_tokens=2), Path("u"))
+    gen = HFGenerator(LLMSettings(model=str(tiny_dir), adapter=str(adapter), max_new_tokens=2), SCRATCH)
     assert gen.loaded.adapter == str(adapter)
 
 
 def test_adapter_path_errors(tiny_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(GenerationError, match="adapter directory not found"):
-        HFGenerator(LLMSettings(model=str(tiny_dir), adapter=str(tmp_path / "missing")), Path("u"))
+        HFGenerator(LLMSettings(model=str(tiny_dir), adapter=str(tmp_path / "missing")), SCRATCH)
     with pytest.raises(GenerationError, match="not a LoRA adapter directory"):
-        HFGenerator(LLMSettings(model=str(tiny_dir), adapter=str(tmp_path)), Path("u"))
+        HFGenerator(LLMSettings(model=str(tiny_dir), adapter=str(tmp_path)), SCRATCH)
