@@ -11,7 +11,7 @@
  *     multiply, so the sign of x moves onto the weight (vpsignb) and |x| is the unsigned
  *     operand of vpmaddubsw. |x| <= 127 and |w| <= 128 keep each pair sum below 2^15, so the
  *     16-bit sums never saturate (unlike fbgemm's u8 path, which needs 7-bit activations);
- *   - attention over the float32 KV cache is split into (KV head, block of positions) tasks,
+ *   - attention over the KV cache (IEEE half precision, converted with F16C) is split into (KV head, block of positions) tasks,
  *     so both threads stream half of the cache;
  *   - RMSNorm, RoPE, SiLU and the residual adds run on one thread between barriers; they
  *     touch a few kilobytes each.
@@ -26,7 +26,7 @@
 #include <string.h>
 #include <omp.h>
 
-#define HB_ABI 1
+#define HB_ABI 2
 #define BLOCK_T 128 /* positions per attention task */
 #define PREFETCH_ROWS 8 /* prefetch distance in the matrix-vector product (never faults past the end) */
 
@@ -186,26 +186,29 @@ static void rope(float *v, const float *cs, const float *sn, int hd) {
 /* scores[j * T + t] = scale * q_j . K[t] for the `group` query heads of one KV head, t in t0..t1.
  * Eight positions at a time: eight dot products reduced together (hadd tree) instead of a
  * horizontal sum each, which had left attention at half the products' memory rate. */
-static void qk_block(const float *q, int group, const float *kg, int hd, int t0, int t1, float scale, float *scores,
+static inline __m256 ld16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+
+static void qk_block(const float *q, int group, const uint16_t *kg, int hd, int t0, int t1, float scale, float *scores,
                      int T) {
     const __m256 vs = _mm256_set1_ps(scale);
     int t = t0;
     for (; t + 8 <= t1; t += 8) {
-        const float *k0 = kg + (size_t)t * hd;
+        const uint16_t *k0 = kg + (size_t)t * hd;
         _mm_prefetch((const char *)(k0 + 16 * hd), _MM_HINT_T0);
+        _mm_prefetch((const char *)(k0 + 16 * hd + 32), _MM_HINT_T0);
         for (int j = 0; j < group; j++) {
             const float *qj = q + (size_t)j * hd;
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
             for (int e = 0; e < hd; e += 8) {
                 __m256 qv = _mm256_loadu_ps(qj + e);
-                a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + e), a0);
-                a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + hd + e), a1);
-                a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + 2 * hd + e), a2);
-                a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + 3 * hd + e), a3);
-                a4 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + 4 * hd + e), a4);
-                a5 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + 5 * hd + e), a5);
-                a6 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + 6 * hd + e), a6);
-                a7 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + 7 * hd + e), a7);
+                a0 = _mm256_fmadd_ps(qv, ld16(k0 + e), a0);
+                a1 = _mm256_fmadd_ps(qv, ld16(k0 + hd + e), a1);
+                a2 = _mm256_fmadd_ps(qv, ld16(k0 + 2 * hd + e), a2);
+                a3 = _mm256_fmadd_ps(qv, ld16(k0 + 3 * hd + e), a3);
+                a4 = _mm256_fmadd_ps(qv, ld16(k0 + 4 * hd + e), a4);
+                a5 = _mm256_fmadd_ps(qv, ld16(k0 + 5 * hd + e), a5);
+                a6 = _mm256_fmadd_ps(qv, ld16(k0 + 6 * hd + e), a6);
+                a7 = _mm256_fmadd_ps(qv, ld16(k0 + 7 * hd + e), a7);
             }
             __m256 s0123 = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
             __m256 s4567 = _mm256_hadd_ps(_mm256_hadd_ps(a4, a5), _mm256_hadd_ps(a6, a7));
@@ -215,10 +218,10 @@ static void qk_block(const float *q, int group, const float *kg, int hd, int t0,
         }
     }
     for (; t < t1; t++) {
-        const float *kr = kg + (size_t)t * hd;
+        const uint16_t *kr = kg + (size_t)t * hd;
         for (int j = 0; j < group; j++) {
             __m256 acc = _mm256_setzero_ps();
-            for (int e = 0; e < hd; e += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + (size_t)j * hd + e), _mm256_loadu_ps(kr + e), acc);
+            for (int e = 0; e < hd; e += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + (size_t)j * hd + e), ld16(kr + e), acc);
             scores[(size_t)j * T + t] = hsum_ps(acc) * scale;
         }
     }
@@ -226,7 +229,7 @@ static void qk_block(const float *q, int group, const float *kg, int hd, int t0,
 
 /* out[j] = sum_t p[j * T + t] V[t] for the group's heads over t0..t1: one pass over the block
  * per head, 64 (or 16) output values in registers. */
-static void pv_block(const float *p, int group, int T, const float *vg, int hd, int t0, int t1, float *out) {
+static void pv_block(const float *p, int group, int T, const uint16_t *vg, int hd, int t0, int t1, float *out) {
     for (int j = 0; j < group; j++) {
         const float *pj = p + (size_t)j * T;
         float *o = out + (size_t)j * hd;
@@ -235,15 +238,15 @@ static void pv_block(const float *p, int group, int T, const float *vg, int hd, 
                 __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
                 for (int t = t0; t < t1; t++) {
                     __m256 w = _mm256_broadcast_ss(pj + t);
-                    const float *vr = vg + (size_t)t * hd + e;
-                    a0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(vr), a0);
-                    a1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(vr + 8), a1);
-                    a2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(vr + 16), a2);
-                    a3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(vr + 24), a3);
-                    a4 = _mm256_fmadd_ps(w, _mm256_loadu_ps(vr + 32), a4);
-                    a5 = _mm256_fmadd_ps(w, _mm256_loadu_ps(vr + 40), a5);
-                    a6 = _mm256_fmadd_ps(w, _mm256_loadu_ps(vr + 48), a6);
-                    a7 = _mm256_fmadd_ps(w, _mm256_loadu_ps(vr + 56), a7);
+                    const uint16_t *vr = vg + (size_t)t * hd + e;
+                    a0 = _mm256_fmadd_ps(w, ld16(vr), a0);
+                    a1 = _mm256_fmadd_ps(w, ld16(vr + 8), a1);
+                    a2 = _mm256_fmadd_ps(w, ld16(vr + 16), a2);
+                    a3 = _mm256_fmadd_ps(w, ld16(vr + 24), a3);
+                    a4 = _mm256_fmadd_ps(w, ld16(vr + 32), a4);
+                    a5 = _mm256_fmadd_ps(w, ld16(vr + 40), a5);
+                    a6 = _mm256_fmadd_ps(w, ld16(vr + 48), a6);
+                    a7 = _mm256_fmadd_ps(w, ld16(vr + 56), a7);
                 }
                 _mm256_storeu_ps(o + e, a0);
                 _mm256_storeu_ps(o + e + 8, a1);
@@ -259,9 +262,9 @@ static void pv_block(const float *p, int group, int T, const float *vg, int hd, 
                 __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
                 for (int t = t0; t < t1; t++) {
                     __m256 w = _mm256_broadcast_ss(pj + t);
-                    const float *vr = vg + (size_t)t * hd + e;
-                    a = _mm256_fmadd_ps(w, _mm256_loadu_ps(vr), a);
-                    b = _mm256_fmadd_ps(w, _mm256_loadu_ps(vr + 8), b);
+                    const uint16_t *vr = vg + (size_t)t * hd + e;
+                    a = _mm256_fmadd_ps(w, ld16(vr), a);
+                    b = _mm256_fmadd_ps(w, ld16(vr + 8), b);
                 }
                 _mm256_storeu_ps(o + e, a);
                 _mm256_storeu_ps(o + e + 8, b);
@@ -276,7 +279,7 @@ static void pv_block(const float *p, int group, int T, const float *vg, int hd, 
  * shape (then nothing was written).
  */
 int hb_step(const hb_dims *d, const hb_layer *layers, const float *final_norm, const int8_t *lm, const float *lm_s,
-            const float *emb_row, float *kcache, float *vcache, const float *cos_row, const float *sin_row, int pos,
+            const float *emb_row, uint16_t *kcache, uint16_t *vcache, const float *cos_row, const float *sin_row, int pos,
             float *logits, int n_threads) {
     const int H = d->hidden, nh = d->n_heads, nkv = d->n_kv, hd = d->head_dim, I = d->inter;
     const int T = pos + 1, group = nh / nkv, nqkv = (nh + 2 * nkv) * hd;
@@ -299,7 +302,7 @@ int hb_step(const hb_dims *d, const hb_layer *layers, const float *final_norm, c
         int r0, r1;
         for (int l = 0; l < d->n_layers; l++) {
             const hb_layer *L = layers + l;
-            float *kc = kcache + (size_t)l * nkv * d->cap * hd, *vc = vcache + (size_t)l * nkv * d->cap * hd;
+            uint16_t *kc = kcache + (size_t)l * nkv * d->cap * hd, *vc = vcache + (size_t)l * nkv * d->cap * hd;
 #pragma omp single
             {
                 rmsnorm(x, L->norm1, d->eps, H, h);
@@ -311,10 +314,13 @@ int hb_step(const hb_dims *d, const hb_layer *layers, const float *final_norm, c
 #pragma omp single
             {
                 for (int i = 0; i < nh + nkv; i++) rope(qkv + i * hd, cos_row, sin_row, hd);
-                for (int g = 0; g < nkv; g++) {
-                    memcpy(kc + ((size_t)g * d->cap + pos) * hd, qkv + (nh + g) * hd, sizeof(float) * hd);
-                    memcpy(vc + ((size_t)g * d->cap + pos) * hd, qkv + (nh + nkv + g) * hd, sizeof(float) * hd);
-                }
+                for (int g = 0; g < nkv; g++) /* round to nearest even, as torch's float -> half */
+                    for (int e = 0; e < hd; e += 8) {
+                        _mm_storeu_si128((__m128i *)(kc + ((size_t)g * d->cap + pos) * hd + e),
+                                         _mm256_cvtps_ph(_mm256_loadu_ps(qkv + (nh + g) * hd + e), _MM_FROUND_TO_NEAREST_INT));
+                        _mm_storeu_si128((__m128i *)(vc + ((size_t)g * d->cap + pos) * hd + e),
+                                         _mm256_cvtps_ph(_mm256_loadu_ps(qkv + (nh + nkv + g) * hd + e), _MM_FROUND_TO_NEAREST_INT));
+                    }
             }
             /* scores[head, t] = scale * q_head . K[t] */
 #pragma omp for schedule(static)

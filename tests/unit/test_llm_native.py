@@ -40,7 +40,8 @@ def quantize_like_kernel(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def reference_step(dec: FastDecoder, q8: dict[str, tuple[torch.Tensor, torch.Tensor]], token: int) -> torch.Tensor:
     """One token through the kernel's arithmetic in torch: int8 x int8 products with integer
-    accumulation, float32 everything else. Appends to the decoder's float32 KV cache."""
+    accumulation, float32 everything else, keys and values stored in the decoder's cache (half
+    precision, as the C step keeps it)."""
     pos = dec.length
     dec._ensure_capacity(pos + 1)
     assert dec._k is not None and dec._v is not None and dec._cos is not None and dec._sin is not None
@@ -65,7 +66,7 @@ def reference_step(dec: FastDecoder, q8: dict[str, tuple[torch.Tensor, torch.Ten
         qkv = lin(rms(x, norms[f"{i}.norm1"]), f"{i}.qkv").view(nh + 2 * nkv, hd)
         q, k, v = rope(qkv[:nh]), rope(qkv[nh : nh + nkv]), qkv[nh + nkv :]
         dec._k[i, :, pos], dec._v[i, :, pos] = k, v
-        keys, values = dec._k[i, :, : pos + 1], dec._v[i, :, : pos + 1]
+        keys, values = dec._k[i, :, : pos + 1].float(), dec._v[i, :, : pos + 1].float()
         att = torch.empty(nh, hd)
         for h in range(nh):
             p = ((keys[h // group] @ q[h]) * hd**-0.5).softmax(-1)
@@ -104,8 +105,8 @@ def test_step_matches_its_torch_restatement(tiny_model: Any, tmp_path: Path, thr
     """Prefill through the Python path, then 12 tokens through C and through the torch
     reference from identical caches: logits and the KV rows written agree."""
     dec = FastDecoder(tiny_model, int8=True, native_dir=SCRATCH)
-    ref = FastDecoder(tiny_model, int8=True)
-    assert dec.native and not ref.native and dec.native_reason == ""
+    ref = FastDecoder(tiny_model, int8=True, native_dir=SCRATCH)  # the same float16 cache
+    assert dec.native and dec.native_reason == ""
     weights = int8_weights(dec)
     ids = list(range(3, 40))
     before = torch.get_num_threads()
@@ -124,8 +125,9 @@ def test_step_matches_its_torch_restatement(tiny_model: Any, tmp_path: Path, thr
             end = dec.length
             assert end == ref.length == len(ids)
             assert dec._k is not None and ref._k is not None and dec._v is not None and ref._v is not None
-            assert torch.allclose(dec._k[:, :, :end], ref._k[:, :, :end], atol=1e-4)
-            assert torch.allclose(dec._v[:, :, :end], ref._v[:, :, :end], atol=1e-4)
+            assert dec._k.dtype == torch.float16
+            assert torch.allclose(dec._k[:, :, :end].float(), ref._k[:, :, :end].float(), rtol=2e-3, atol=2e-3)
+            assert torch.allclose(dec._v[:, :, :end].float(), ref._v[:, :, :end].float(), rtol=2e-3, atol=2e-3)
             assert dec.forward([5], logits=False) is None and dec.length == end + 1
     finally:
         torch.set_num_threads(before)
