@@ -173,6 +173,15 @@ static inline void share(int n, int *r0, int *r1) {
     *r1 = g1 * 4 < n ? g1 * 4 : n;
 }
 
+/* This thread's rows of out = W x, then a barrier; called inside the parallel region. */
+static void product(const int8_t *W, const float *ws, int n, int K, const int8_t *xq, const uint8_t *ax, float sx,
+                    float *out) {
+    int r0, r1;
+    share(n, &r0, &r1);
+    qgemv(W, ws, K, r0, r1, xq, ax, sx, out);
+#pragma omp barrier
+}
+
 /* HF Llama RoPE (rotate_half convention) of one head vector in place. */
 static void rope(float *v, const float *cs, const float *sn, int hd) {
     int h = hd / 2;
@@ -299,7 +308,6 @@ int hb_step(const hb_dims *d, const hb_layer *layers, const float *final_norm, c
 
 #pragma omp parallel num_threads(n_threads)
     {
-        int r0, r1;
         for (int l = 0; l < d->n_layers; l++) {
             const hb_layer *L = layers + l;
             uint16_t *kc = kcache + (size_t)l * nkv * d->cap * hd, *vc = vcache + (size_t)l * nkv * d->cap * hd;
@@ -308,9 +316,7 @@ int hb_step(const hb_dims *d, const hb_layer *layers, const float *final_norm, c
                 rmsnorm(x, L->norm1, d->eps, H, h);
                 sx = quantize(h, H, xq, ax);
             }
-            share(nqkv, &r0, &r1);
-            qgemv(L->qkv, L->qkv_s, H, r0, r1, xq, ax, sx, qkv);
-#pragma omp barrier
+            product(L->qkv, L->qkv_s, nqkv, H, xq, ax, sx, qkv);
 #pragma omp single
             {
                 for (int i = 0; i < nh + nkv; i++) rope(qkv + i * hd, cos_row, sin_row, hd);
@@ -367,18 +373,14 @@ int hb_step(const hb_dims *d, const hb_layer *layers, const float *final_norm, c
                 }
                 sx = quantize(att, H, xq, ax);
             }
-            share(H, &r0, &r1);
-            qgemv(L->o, L->o_s, H, r0, r1, xq, ax, sx, h);
-#pragma omp barrier
+            product(L->o, L->o_s, H, H, xq, ax, sx, h);
 #pragma omp single
             {
                 for (int i = 0; i < H; i++) x[i] += h[i];
                 rmsnorm(x, L->norm2, d->eps, H, h);
                 sx = quantize(h, H, xq, ax);
             }
-            share(2 * I, &r0, &r1);
-            qgemv(L->gate_up, L->gate_up_s, H, r0, r1, xq, ax, sx, gu);
-#pragma omp barrier
+            product(L->gate_up, L->gate_up_s, 2 * I, H, xq, ax, sx, gu);
 #pragma omp single
             {
                 const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
@@ -389,9 +391,7 @@ int hb_step(const hb_dims *d, const hb_layer *layers, const float *final_norm, c
                 }
                 sx = quantize(gu, I, xq, ax);
             }
-            share(H, &r0, &r1);
-            qgemv(L->down, L->down_s, I, r0, r1, xq, ax, sx, h);
-#pragma omp barrier
+            product(L->down, L->down_s, H, I, xq, ax, sx, h);
 #pragma omp single
             {
                 for (int i = 0; i < H; i++) x[i] += h[i];
@@ -403,8 +403,7 @@ int hb_step(const hb_dims *d, const hb_layer *layers, const float *final_norm, c
                 rmsnorm(x, final_norm, d->eps, H, h);
                 sx = quantize(h, H, xq, ax);
             }
-            share(d->vocab, &r0, &r1);
-            qgemv(lm, lm_s, H, r0, r1, xq, ax, sx, logits);
+            product(lm, lm_s, d->vocab, H, xq, ax, sx, logits);
         }
     }
     free(buf);
@@ -419,11 +418,7 @@ int hb_matvec(const int8_t *W, const float *ws, int n, int k, const float *x, fl
     uint8_t *ax = (uint8_t *)(xq + k);
     float sx = quantize(x, k, xq, ax);
 #pragma omp parallel num_threads(n_threads)
-    {
-        int r0, r1;
-        share(n, &r0, &r1);
-        qgemv(W, ws, k, r0, r1, xq, ax, sx, out);
-    }
+    product(W, ws, n, k, xq, ax, sx, out);
     free(xq);
     return 0;
 }
