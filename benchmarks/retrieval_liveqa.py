@@ -8,6 +8,11 @@ consumer sent it (subject + message) and as the NLM summary, and prints MAP@10, 
 and nDCG@10 at grade >= 3 and >= 2, plus build time and query latency (query embedding
 included, no embedding cache on the query side).
 
+The index's query adapter (``knowledge.query_adapter``: a linear map on query vectors learned
+from the index's own MedQuAD question/answer pairs, never from LiveQA) is trained when missing
+(``--retrain-adapter`` to redo it); dense-only and the hybrid are reported with it too. The
+default follows the setting (off).
+
 Held-out check: the questions are split into two fixed halves (``benchmarks.liveqa.split_half``:
 A = TQ1, TQ5, TQ9, ... for tuning; B = TQ3, TQ7, ... held out) and every system is reported on
 A, B and all. Latency is reported per system as wall clock and as this process's CPU time (the
@@ -22,7 +27,10 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from knowledge.query_adapter import QueryAdapter
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -52,6 +60,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         help="embed all chunks or only each answer's first chunk (default lead: 2-core budget)",
     )
     p.add_argument("--run-out", type=Path, help="write the default configuration's top 10 as qid<TAB>doc_id<TAB>rank")
+    p.add_argument(
+        "--retrain-adapter",
+        action="store_true",
+        help="retrain the index's query adapter from its stored MedQuAD questions (otherwise trained only if missing)",
+    )
     return p.parse_args(argv)
 
 
@@ -86,11 +99,33 @@ def _build_if_needed(args: argparse.Namespace) -> float:
     return m.build_seconds
 
 
+DENSE = "dense only (MiniLM)"
+HYBRID = "hybrid (default)"
+
+
+def _ensure_adapter(args: argparse.Namespace) -> tuple[QueryAdapter, str]:
+    """The index's query adapter, trained when missing (or asked to), and a line describing it."""
+    from knowledge.index import adapt_index
+    from knowledge.manifest import Manifest
+    from knowledge.query_adapter import ADAPTER_FILE, QueryAdapter
+
+    manifest = Manifest.read(args.index)
+    if args.retrain_adapter or ADAPTER_FILE not in manifest.files:
+        manifest, _ = adapt_index(args.index)
+    rep = manifest.query_adapter
+    return QueryAdapter.load(args.index / ADAPTER_FILE), (
+        f"query adapter: trained on {rep.get('train_pairs')} MedQuAD questions of the index (no LiveQA data) in "
+        f"{rep.get('seconds')} s, best epoch {rep.get('best_epoch')}; held-out MedQuAD questions "
+        f"({rep.get('heldout_pairs')}), MRR@all of the own answer {rep.get('heldout_mrr_before')} -> "
+        f"{rep.get('heldout_mrr_after')}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     from chatbot.settings import load_settings
     from knowledge.embedding import build_embedder
-    from knowledge.hybrid import FusionWeights, HybridRetriever
+    from knowledge.hybrid import FusionWeights, HybridRetriever, SearchOptions
     from knowledge.index import embedding_cache_dir
 
     for path in (args.questions, args.qrels, args.judged, args.medquad):
@@ -99,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     build_s = _build_if_needed(args)
     settings = load_settings()
+    trained, adapter_note = _ensure_adapter(args)
     # Queries are embedded for real (no cache) so latency includes the query embedding.
     timed = _TimedEmbedder(build_embedder(settings.embedding, cache_dir=embedding_cache_dir(settings).parent))
     retriever = HybridRetriever.open(args.index, timed, settings.knowledge)
@@ -107,21 +143,25 @@ def main(argv: list[str] | None = None) -> int:
     # One query before timing: loads (or, the first time ever, exports) the ONNX query encoder,
     # as an app does once at its first question.
     retriever.ranked_doc_ids("What are the symptoms of anemia?", 10)
-    default_w, default_o = retriever.weights, retriever.options
+    # The default uses the adapter only when knowledge.query_adapter is on (open() loads it then).
+    default_w, default_o, adapter = retriever.weights, retriever.options, retriever.adapter
+    other = "hybrid without query adapter" if adapter is not None else "hybrid + query adapter"
     # The competitors are the plain signals: no reduced query form, no sharing between siblings.
     no_reduce = replace(default_o, reduce_over_words=10**9, focus_share=0.0)
-    configs = {
-        "BM25 only": (FusionWeights(0, 0, 0, 1), no_reduce),
-        "dense only (MiniLM)": (FusionWeights(1, 0, 0, 0), no_reduce),
-        "hybrid (default)": (default_w, default_o),
+    configs: dict[str, tuple[FusionWeights, SearchOptions, QueryAdapter | None]] = {
+        "BM25 only": (FusionWeights(0, 0, 0, 1), no_reduce, None),
+        DENSE: (FusionWeights(1, 0, 0, 0), no_reduce, None),
     }
+    configs["dense + query adapter"] = (FusionWeights(1, 0, 0, 0), no_reduce, trained)
+    configs[other] = (default_w, default_o, None if adapter is not None else trained)
+    configs[HYBRID] = (default_w, default_o, adapter)
     forms = {"original": lambda q: q.original, "NLM summary": lambda q: q.summary}
     rows = []
     halves: list[tuple[str, str, tuple[dict[str, float], int]]] = []
     timing: dict[str, dict[str, list[float]]] = {}
     default_runs: dict[int, list[str]] = {}
-    for cname, (weights, options) in configs.items():
-        retriever.weights, retriever.options = weights, options
+    for cname, (weights, options, cadapter) in configs.items():
+        retriever.weights, retriever.options, retriever.adapter = weights, options, cadapter
         for fname, get in forms.items():
             runs: dict[int, list[str]] = {}
             t = timing.setdefault(cname, {"wall": [], "cpu": [], "embed": []})
@@ -137,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                     t["wall"].append(time.perf_counter() - t0)
                     t["cpu"].append(time.process_time() - c0)
                     t["embed"].append(timed.spent)
-            if cname == "hybrid (default)" and fname == "original":
+            if cname == HYBRID and fname == "original":
                 default_runs = runs
             if fname == "original":
                 for half in ("A", "B"):
@@ -147,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             for grade in (3, 2):
                 m, n = mean_metrics(runs, qrels, grade)
                 rows.append((cname, fname, grade, n, m))
-    retriever.weights, retriever.options = default_w, default_o
+    retriever.weights, retriever.options, retriever.adapter = default_w, default_o, adapter
     same = ""
     if settings.embedding.query_backend != "torch" and settings.embedding.mode != "mock":
         # The query path this replaced, same run: PyTorch embedding in the full passage window.
@@ -177,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         m, _ = mean_metrics(runs, qrels, 3)
         same = f"{name}: MAP@10 {m['MAP@10']:.3f}, MRR@10 {m['MRR@10']:.3f} (original, grade >= 3)"
         retriever.embedder = timed
-    _print_table(rows, args, retriever, build_s, timing["hybrid (default)"]["wall"], questions)
+    _print_table(rows, args, retriever, build_s, timing[HYBRID]["wall"], questions)
+    print(adapter_note)
     _print_halves(halves)
     _print_latency(timing)
     if same:
@@ -222,7 +263,7 @@ def _print_halves(halves: list[tuple[str, str, tuple[dict[str, float], int]]]) -
     print()
     print("| retrieval | half | n | MAP@10 | MRR@10 | P@5 | nDCG@10 | MAP@10 vs dense |")
     print("|---|---|---|---|---|---|---|---|")
-    dense = {h: mm["MAP@10"] for c, h, (mm, _) in halves if c.startswith("dense")}
+    dense = {h: mm["MAP@10"] for c, h, (mm, _) in halves if c == DENSE}
     for cname, half, (mm, n) in halves:
         ratio = f"x{mm['MAP@10'] / dense[half]:.2f}" if dense.get(half) else "-"
         print(
@@ -279,8 +320,8 @@ def _print_table(
             f"| {cname} | {fname} | >={grade} | {n} | {mm['MAP@10']:.3f} | {mm['MRR@10']:.3f} | "
             f"{mm['P@5']:.3f} | {mm['nDCG@10']:.3f} |"
         )
-    dense = next(r[4]["MAP@10"] for r in rows if r[0].startswith("dense") and r[1] == "original" and r[2] == 3)
-    hyb = next(r[4] for r in rows if r[0].startswith("hybrid") and r[1] == "original" and r[2] == 3)
+    dense = next(r[4]["MAP@10"] for r in rows if r[0] == DENSE and r[1] == "original" and r[2] == 3)
+    hyb = next(r[4] for r in rows if r[0] == HYBRID and r[1] == "original" and r[2] == 3)
     print()
     print(
         f"default vs dense-only (original, grade>=3): MAP@10 x{hyb['MAP@10'] / dense:.2f} "

@@ -130,6 +130,11 @@ class KnowledgeSettings(BaseModel):
     dense_scope: Literal["all", "lead"] = Field(
         "all", description="Embed every chunk, or only each document's first chunk (big corpora on small CPUs)."
     )
+    query_adapter: bool = Field(
+        False,
+        description="Train a linear query adapter on the corpus's own stored question/answer pairs at build time "
+        "(when it has >= 500) and apply it to the dense passage signal. Off: no gain on LiveQA (see README).",
+    )
 
     @model_validator(mode="after")
     def _overlap_smaller(self) -> KnowledgeSettings:

@@ -1,4 +1,4 @@
-"""``python -m knowledge build | add | search | stats``: the knowledge base's command line."""
+"""``python -m knowledge build | add | adapt | search | stats``: the knowledge base's command line."""
 
 from __future__ import annotations
 
@@ -32,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     a = sub.add_parser("add", help="add documents to an existing index, embedding only the new ones")
     a.add_argument("--source", action="append", required=True, metavar="SPEC")
     a.add_argument("--index", type=Path, help="index directory (default: settings index_dir)")
+
+    ad = sub.add_parser(
+        "adapt", help="(re)train the query adapter of an existing index from its stored questions (no re-embedding)"
+    )
+    ad.add_argument("--index", type=Path, help="index directory (default: settings index_dir)")
+    ad.add_argument("--epochs", type=int, default=None, help="training epochs (default: AdapterConfig)")
 
     s = sub.add_parser("search", help="search an index")
     s.add_argument("query")
@@ -74,6 +80,7 @@ def _run(args: argparse.Namespace) -> int:
             sources=specs,
             skipped=report,
             show_progress=True,
+            query_adapter=settings.knowledge.query_adapter,
         )
         print(
             f"indexed {manifest.n_documents} documents as {manifest.n_chunks} chunks in {out} "
@@ -86,7 +93,13 @@ def _run(args: argparse.Namespace) -> int:
         docs, report = load_sources(args.source)
         out = args.index or settings.index_dir
         manifest, added = kindex.add_documents(
-            out, docs, kindex.open_embedder(settings), sources=args.source, show_progress=True
+            out,
+            docs,
+            kindex.open_embedder(settings),
+            sources=args.source,
+            show_progress=True,
+            # On: (re)train it; off: keep an adapter only if the index already had one.
+            query_adapter=settings.knowledge.query_adapter or None,
         )
         print(
             f"added {added} new documents ({len(docs) - added} already indexed; {report}); "
@@ -94,6 +107,19 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 0
     index_dir = args.index or settings.index_dir
+    if args.command == "adapt":
+        from knowledge.query_adapter import AdapterConfig
+
+        config = AdapterConfig(epochs=args.epochs) if args.epochs is not None else AdapterConfig()
+        _, rep = kindex.adapt_index(index_dir, config)
+        print(
+            f"query adapter trained on {rep.train_pairs} stored questions in {rep.seconds:.1f} s; held-out "
+            f"({rep.heldout_pairs} questions) MRR of the own answer {rep.heldout_mrr_before:.3f} -> "
+            f"{rep.heldout_mrr_after:.3f} (epoch {rep.best_epoch}); saved in {index_dir}"
+        )
+        if not settings.knowledge.query_adapter:
+            print("note: knowledge.query_adapter is off in the settings, so searches will not use it")
+        return 0
     if args.command == "stats":
         from dataclasses import asdict
 

@@ -2,7 +2,9 @@
 
 Signals, each on a 0..1-ish scale so one absolute threshold means "nothing relevant":
 
-- ``dense``: cosine of the query and a chunk's embedding text (heading + passage);
+- ``dense``: cosine of the query and a chunk's embedding text (heading + passage); with
+  ``knowledge.query_adapter`` on and an index that has one, the query first goes through the
+  index's learned query adapter (``knowledge.query_adapter``, off by default);
 - ``question``: cosine of the query and the document's stored question (QA corpora);
 - ``title``: cosine of the query and the document's title / focus entity;
 - ``bm25``: the chunk's BM25 score divided by the best score each query term can reach in
@@ -28,6 +30,7 @@ from knowledge.embedding import encode_queries
 from knowledge.errors import KnowledgeError
 from knowledge.index import bm25_query_tokens, check_embedder, read_corpus
 from knowledge.manifest import Manifest
+from knowledge.query_adapter import ADAPTER_FILE, QueryAdapter
 from knowledge.query_reduce import reduce_question
 
 if TYPE_CHECKING:
@@ -100,6 +103,10 @@ class HybridRetriever:
         self.fusion = fusion
         self.weights = weights or FusionWeights()
         self.options = options or SearchOptions()
+        # Set by open() when the index has a query adapter and the setting allows it. It moves only
+        # the passage signal: on LiveQA half A, adapting the title and question signals scored lower.
+        self.adapter: QueryAdapter | None = None
+        self.adapter_signals: tuple[str, ...] = ("dense",)
         self.docs: list[dict[str, Any]] = corpus.docs
         self.chunk_rows: list[dict[str, Any]] = corpus.chunks
         self.chunk_vecs: np.ndarray = corpus.chunk_vecs
@@ -184,7 +191,17 @@ class HybridRetriever:
         if hasattr(index, "hnsw"):
             index.hnsw.efSearch = 128
         fusion = knowledge.fusion if knowledge is not None else "weighted"
-        return cls(manifest, corpus, index, bm25, embedder, fusion=fusion)
+        retriever = cls(manifest, corpus, index, bm25, embedder, fusion=fusion)
+        if ADAPTER_FILE in manifest.files and (knowledge is None or knowledge.query_adapter):
+            # Listed in the manifest, so read_corpus has already checked it exists with its checksum.
+            adapter = QueryAdapter.load(index_dir / ADAPTER_FILE)
+            if adapter.dimension != manifest.dimension:
+                raise KnowledgeError(
+                    f"query adapter in {index_dir} is {adapter.dimension}-dimensional, the index "
+                    f"{manifest.dimension}: retrain it with `python -m knowledge adapt --index {index_dir}`"
+                )
+            retriever.adapter = adapter
+        return retriever
 
     def _bm25_term_max(self) -> np.ndarray:
         """Best score each vocabulary term reaches in any chunk (for a corpus-relative scale)."""
@@ -238,7 +255,11 @@ class HybridRetriever:
         import numpy as np
 
         forms = self.query_forms(query, question)
-        qv = np.ascontiguousarray(encode_queries(self.embedder, forms), dtype=np.float32)
+        raw = np.ascontiguousarray(encode_queries(self.embedder, forms), dtype=np.float32)
+        qv = {name: raw for name in ("dense", "question", "title")}
+        if self.adapter is not None:
+            adapted = self.adapter.apply(raw)
+            qv.update({name: adapted for name in self.adapter_signals})
         n_chunks = len(self.chunk_rows)
         if n_chunks == 0:
             empty = np.zeros(0, dtype=np.float32)
@@ -250,28 +271,31 @@ class HybridRetriever:
         docs = self.doc_of_chunk[cand]
         # einsum's own loop, not BLAS: one query against a few thousand rows is too small for
         # BLAS threads, which only spin against the other work on a small CPU.
-        dense = np.einsum("nd,fd->nf", self.chunk_vecs[cand], qv).max(axis=1)
-        qsim = np.einsum("nd,fd->nf", self.question_vecs[cand_docs], qv).max(axis=1) * self.has_question[cand_docs]
-        tsim = np.einsum("nd,fd->nf", self.title_vecs[cand_docs], qv).max(axis=1)
+        dense = np.einsum("nd,fd->nf", self.chunk_vecs[cand], qv["dense"]).max(axis=1)
+        qsim = (
+            np.einsum("nd,fd->nf", self.question_vecs[cand_docs], qv["question"]).max(axis=1)
+            * self.has_question[cand_docs]
+        )
+        tsim = np.einsum("nd,fd->nf", self.title_vecs[cand_docs], qv["title"]).max(axis=1)
         at = np.searchsorted(cand_docs, docs)
         return cand, {"dense": dense, "question": qsim[at], "title": tsim[at], "bm25": bm[cand]}
 
-    def _candidate_docs(self, qv: np.ndarray, forms: list[str], c: int) -> tuple[np.ndarray, np.ndarray]:
+    def _candidate_docs(self, qv: dict[str, np.ndarray], forms: list[str], c: int) -> tuple[np.ndarray, np.ndarray]:
         """Union of each signal's top documents (sorted), and the BM25 scores of every chunk."""
         import numpy as np
 
         n_docs = len(self.docs)
         parts: list[np.ndarray] = []
         if self._dense_fast is not None:
-            _, ids = self._dense_fast.search(qv, min(c, self._dense_fast.ntotal))
+            _, ids = self._dense_fast.search(qv["dense"], min(c, self._dense_fast.ntotal))
         else:
-            _, ids = self.index.search(qv, c)
+            _, ids = self.index.search(qv["dense"], c)
         parts.append(self.doc_of_chunk[self.dense_rows[ids[ids >= 0]]])
         if self._question_fast is not None and self._question_fast.ntotal:
-            _, ids = self._question_fast.search(qv, min(c, self._question_fast.ntotal))
+            _, ids = self._question_fast.search(qv["question"], min(c, self._question_fast.ntotal))
             parts.append(self._question_docs[ids[ids >= 0]])
         if self._title_fast is not None:
-            parts.append(self._title_candidates(qv, min(c, n_docs)))
+            parts.append(self._title_candidates(qv["title"], min(c, n_docs)))
         bm = np.max(np.stack([self._bm25_scores(f) for f in forms]), axis=0)
         parts.append(self.doc_of_chunk[np.argpartition(-bm, c - 1)[:c]])
         return np.unique(np.concatenate(parts)), bm

@@ -11,6 +11,7 @@ An index directory holds::
     dense.faiss          FAISS index over the chunk vectors (flat, IVF or HNSW)
     dense_rows.npy       which chunk each FAISS row is (all chunks, or first chunks with dense_scope=lead)
     bm25/                bm25s index over heading + chunk text (stemmed, stopwords removed)
+    query_adapter.npy    optional: linear query adapter learned from the stored questions (knowledge.query_adapter)
 
 Builds are written to a temporary sibling directory and renamed into place, so a killed
 build leaves the previous index loadable. Embeddings go through the on-disk cache. A build
@@ -36,12 +37,14 @@ from knowledge.chunking import Chunker, ChunkerConfig, embedding_text
 from knowledge.documents import Chunk, Document
 from knowledge.errors import KnowledgeError
 from knowledge.manifest import Manifest, corpus_hash, file_sha256
+from knowledge.query_adapter import ADAPTER_FILE, MIN_PAIRS
 
 if TYPE_CHECKING:
     import numpy as np
 
     from chatbot.settings import EmbeddingSettings, KnowledgeSettings, Settings
     from knowledge.embedding import Embedder
+    from knowledge.query_adapter import AdapterConfig, AdapterReport
     from knowledge.retrieval import Retriever
     from knowledge.sources import SkipReport
 
@@ -223,6 +226,49 @@ def _write_corpus(corpus: _Corpus, directory: Path, faiss_kind: str, dense_scope
     return files
 
 
+def _fit_query_adapter(
+    corpus: _Corpus, directory: Path, config: AdapterConfig | None = None, *, min_pairs: int = MIN_PAIRS
+) -> AdapterReport | None:
+    """Train the query adapter from the corpus's stored questions and save it in ``directory``.
+
+    None (and no file) when the corpus has fewer than ``min_pairs`` stored questions.
+    """
+    from knowledge.query_adapter import corpus_pairs, train_adapter
+
+    queries, positives, pool, groups = corpus_pairs(corpus.docs, corpus.chunks, corpus.question_vecs, corpus.chunk_vecs)
+    if len(queries) < min_pairs:
+        return None
+    adapter, report = train_adapter(queries, positives, pool, groups, config)
+    adapter.save(directory / ADAPTER_FILE)
+    log.info("query adapter: %s", report)
+    return report
+
+
+def adapt_index(
+    index_dir: Path, config: AdapterConfig | None = None, *, min_pairs: int = MIN_PAIRS
+) -> tuple[Manifest, AdapterReport]:
+    """(Re)train the query adapter of an existing index from its stored vectors (nothing is re-embedded).
+
+    The adapter file is replaced first, then the manifest listing its checksum, each by a rename.
+    """
+    index_dir = Path(index_dir)
+    recover_interrupted_build(index_dir)
+    manifest = Manifest.read(index_dir)
+    # The old adapter is about to be replaced: a damaged or missing one must not stop its own fix.
+    manifest.files.pop(ADAPTER_FILE, None)
+    manifest, corpus = read_corpus(index_dir, manifest)
+    report = _fit_query_adapter(corpus, index_dir, config, min_pairs=min_pairs)
+    if report is None:
+        n = sum(1 for d in corpus.docs if d.get("question"))
+        raise KnowledgeError(
+            f"index at {index_dir} has {n} documents with a stored question; a query adapter needs at least {min_pairs}"
+        )
+    manifest.files[ADAPTER_FILE] = file_sha256(index_dir / ADAPTER_FILE)
+    manifest.query_adapter = report.as_dict()
+    manifest.write(index_dir)
+    return manifest, report
+
+
 def _swap_into_place(tmp: Path, out_dir: Path) -> None:
     """Replace ``out_dir`` by ``tmp`` with renames only, never leaving a half-written index."""
     old = None
@@ -287,6 +333,7 @@ def _materialize(
     started: float,
     c_hash: str,
     dense_scope: str = "all",
+    query_adapter: bool = False,
 ) -> Manifest:
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -294,6 +341,9 @@ def _materialize(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-{os.getpid()}-", dir=out_dir.parent))
     try:
         files = _write_corpus(corpus, tmp, faiss_kind, dense_scope)
+        adapter_report = _fit_query_adapter(corpus, tmp) if query_adapter else None
+        if adapter_report is not None:
+            files[ADAPTER_FILE] = file_sha256(tmp / ADAPTER_FILE)
         manifest = Manifest(
             embedder=embedder.name,
             dimension=embedder.dimension,
@@ -310,6 +360,7 @@ def _materialize(
             files=files,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             build_seconds=round(time.perf_counter() - started, 2),
+            query_adapter=adapter_report.as_dict() if adapter_report is not None else {},
         )
         manifest.write(tmp)
         _swap_into_place(tmp, out_dir)
@@ -337,8 +388,13 @@ def build_index(
     sources: list[str] | None = None,
     skipped: SkipReport | None = None,
     show_progress: bool = False,
+    query_adapter: bool = False,
 ) -> Manifest:
-    """Chunk, embed and index ``docs`` into ``out_dir`` (atomically replacing what was there)."""
+    """Chunk, embed and index ``docs`` into ``out_dir`` (atomically replacing what was there).
+
+    With ``query_adapter`` and at least ``MIN_PAIRS`` documents with a stored question, a query
+    adapter is trained on them and saved with the index.
+    """
     started = time.perf_counter()
     if not docs:
         raise KnowledgeError("no documents to index: every source was empty or skipped")
@@ -366,6 +422,7 @@ def build_index(
         started=started,
         c_hash=corpus_hash([(d.id, d.text) for d in docs]),
         dense_scope=dense_scope,
+        query_adapter=query_adapter,
     )
 
 
@@ -405,11 +462,13 @@ def add_documents(
     *,
     sources: list[str] | None = None,
     show_progress: bool = False,
+    query_adapter: bool | None = None,
 ) -> tuple[Manifest, int]:
     """Add new documents to an existing index, embedding only them (ids already present are skipped).
 
     Returns the new manifest and the number of documents added. Lexical and FAISS structures are
-    rebuilt from the stored vectors (seconds); the expensive embeddings are not recomputed.
+    rebuilt from the stored vectors (seconds); the expensive embeddings are not recomputed. The
+    query adapter is retrained when ``query_adapter`` is true, or is None and the index had one.
     """
     import numpy as np
 
@@ -450,6 +509,7 @@ def add_documents(
         started=started,
         c_hash=c_hash,
         dense_scope=manifest.dense_scope,
+        query_adapter=bool(manifest.query_adapter) if query_adapter is None else query_adapter,
     )
     return result, len(new)
 
@@ -536,6 +596,7 @@ def ensure_index(settings: Settings, *, show_progress: bool = False) -> Path:
         sources=specs,
         skipped=report,
         show_progress=show_progress,
+        query_adapter=settings.knowledge.query_adapter,
     )
     # Written after the swap: a stamp without a finished index never exists.
     stamp.write_text(fingerprint, encoding="utf-8")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,18 @@ class Manifest:
     created: str = ""
     build_seconds: float = 0.0
     dense_scope: str = "all"
+    query_adapter: dict[str, Any] = field(default_factory=dict)  # training report; empty when none was trained
     version: int = INDEX_VERSION
 
     def write(self, directory: Path) -> None:
-        (directory / MANIFEST_NAME).write_text(json.dumps(asdict(self), indent=2, sort_keys=True), encoding="utf-8")
+        """Atomic (temporary file, then rename): ``knowledge adapt`` rewrites a live index's manifest."""
+        path = directory / MANIFEST_NAME
+        tmp = directory / f".{MANIFEST_NAME}.{os.getpid()}.tmp"
+        try:
+            tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     @classmethod
     def read(cls, directory: Path) -> Manifest:
@@ -62,10 +71,16 @@ class Manifest:
         """Raise KnowledgeError naming the first missing or changed file."""
         for rel, digest in sorted(self.files.items()):
             path = directory / rel
+            # The query adapter alone can be remade without re-embedding anything.
+            fix = (
+                f"retrain it with `python -m knowledge adapt --index {directory}` or rebuild the index"
+                if rel == "query_adapter.npy"
+                else "rebuild the index"
+            )
             if not path.is_file():
-                raise KnowledgeError(f"index at {directory} is missing {rel}: rebuild it")
+                raise KnowledgeError(f"index at {directory} is missing {rel}: {fix}")
             if file_sha256(path) != digest:
-                raise KnowledgeError(f"index file {path} is corrupt (checksum mismatch): rebuild the index")
+                raise KnowledgeError(f"index file {path} is corrupt (checksum mismatch): {fix}")
 
 
 def file_sha256(path: Path) -> str:
