@@ -132,8 +132,8 @@ class _LeadDense:
         from knowledge.embedding import encode_queries
 
         scores = self.vecs @ encode_queries(self.retriever.embedder, [text])[0]
-        top = np.argpartition(-scores, k)[:k] if len(scores) > k else np.arange(len(scores))
-        return [self.doc_ids[i] for i in top[np.argsort(-scores[top], kind="stable")]]
+        top = np.argsort(-scores, kind="stable")[:k]  # ties in document order, as the retriever ranks them
+        return [self.doc_ids[i] for i in top]
 
 
 def _ensure_adapter(args: argparse.Namespace) -> tuple[QueryAdapter, str]:

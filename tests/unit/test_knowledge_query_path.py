@@ -199,3 +199,31 @@ def test_query_path_falls_back_to_pytorch_in_the_query_window(tmp_path: Path, mo
     emb.encode_queries(["again"])
     assert emb._query_backend == "torch"  # gave up on ONNX once, not on every query
     assert emb.encode_queries([]).shape == (0, 8)
+
+
+def test_benchmark_dense_baseline_is_one_passage_per_answer(index_dir: Path, tmp_path: Path) -> None:
+    """benchmarks/retrieval_liveqa's baseline scores each answer by its first chunk only, on an
+    every-chunk index too, and equals the retriever's dense-only ranking on a first-chunk index."""
+    from dataclasses import replace
+
+    from benchmarks.retrieval_liveqa import _LeadDense
+    from knowledge.hybrid import FusionWeights
+
+    lead = _open(index_dir)
+    everything = tmp_path / "all"
+    kindex.build_index(_docs(), everything, MockEmbedder(64), config=ChunkerConfig(12, 3, 64), dense_scope="all")
+    full = _open(everything)
+    assert len(full.dense_rows) == len(full.chunk_rows) > len(lead.docs)
+    lead.weights = FusionWeights(1, 0, 0, 0)
+    lead.options = replace(lead.options, reduce_over_words=10**9, focus_share=0.0)
+    for query in QUERIES:
+        baseline = _LeadDense(full)
+        got = baseline.ranked_doc_ids(query, 5)
+        qv = MockEmbedder(64).encode([query])[0]
+        first = {}
+        for row, d in enumerate(full.doc_of_chunk.tolist()):
+            first.setdefault(d, row)
+        scores = {full.docs[d]["id"]: float(full.chunk_vecs[row] @ qv) for d, row in first.items()}
+        # the five best first-chunk scores, in order (ties may come in either order)
+        np.testing.assert_allclose([scores[i] for i in got], sorted(scores.values(), reverse=True)[:5], atol=1e-6)
+        assert _LeadDense(lead).ranked_doc_ids(query, 5) == lead.ranked_doc_ids(query, 5)
