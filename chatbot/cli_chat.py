@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -85,6 +86,22 @@ def format_sources(reply: Reply) -> str:
     return "Sources:\n" + "\n".join(lines) if lines else ""
 
 
+_CITATION = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def same_reading(streamed: str, final: str) -> bool:
+    """Whether the checked text says what was streamed: the same words and the same citations
+    in the same order. Grounding often only moves a citation behind the full stop
+    ("breathing [1]." -> "breathing. [1]"), and printing the whole answer again for that hides
+    the changes that matter."""
+
+    def reading(text: str) -> tuple[str, list[str]]:
+        cited = [" ".join(m.replace(",", " ").split()) for m in _CITATION.findall(text)]
+        return " ".join(_CITATION.sub("", text).split()), cited
+
+    return reading(streamed) == reading(final)
+
+
 def stream_turn(
     service: DialogueService,
     message: str,
@@ -105,7 +122,7 @@ def stream_turn(
             final = event.reply
     assert final is not None
     out.write("\n")
-    if "".join(streamed).strip() != final.text.strip():
+    if not same_reading("".join(streamed), final.text):
         out.write("\n--- checked against the sources ---\n" + final.text + "\n")
     sources = format_sources(final)
     if sources:

@@ -90,3 +90,14 @@ def test_chat_quit(env: Path) -> None:
     out = io.StringIO()
     assert run_chat(args, stdin=io.StringIO("/quit\nWhat is asthma?\n"), out=out) == 0
     assert "bot> " not in out.getvalue()
+
+
+def test_checked_text_is_printed_again_only_when_it_reads_differently() -> None:
+    from chatbot.cli_chat import same_reading
+
+    streamed = "See a doctor if breathing is hard [1]. Rest and drink fluids [2, 3]."
+    assert same_reading(streamed, "See a doctor if breathing is hard. [1] Rest and drink fluids. [2,3]")
+    assert same_reading(streamed, streamed + "\n")
+    assert not same_reading(streamed, "See a doctor if breathing is hard. Rest and drink fluids [2, 3].")
+    assert not same_reading(streamed, "See a doctor if breathing is hard [1]. Rest and drink fluids [3].")
+    assert not same_reading(streamed, "See a doctor if breathing is hard [1].")
