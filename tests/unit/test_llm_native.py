@@ -189,3 +189,22 @@ def test_generator_setting_turns_it_off(tmp_path: Path) -> None:
     assert on.lean_decoder is not None and on.lean_decoder.native
     assert off.lean_decoder is not None and not off.lean_decoder.native
     assert off.lean_decoder.native_reason == "llm.native_kernel is off"
+
+
+def test_cache_growth_mid_decode_changes_nothing(tiny_model: Any) -> None:
+    """The KV cache grows (reallocated, copied) when decoding crosses its capacity: the C step
+    must pick up the new tensors and give exactly what a cache allocated large from the start gives."""
+    grown, roomy = (FastDecoder(tiny_model, int8=True, native_dir=SCRATCH) for _ in range(2))
+    for dec in (grown, roomy):
+        dec.max_positions = 4096  # the tiny config says 256; its RoPE works for any position
+    ids = [3 + (i * 7) % 200 for i in range(540)]
+    with torch.inference_mode():
+        roomy._ensure_capacity(1024)
+        out = {}
+        for name, dec in (("grown", grown), ("roomy", roomy)):
+            dec.reset()
+            dec.forward(ids[:500])
+            assert dec.capacity == (512 if name == "grown" else 1024)
+            out[name] = torch.stack([dec.forward([t]) for t in ids[500:]])  # type: ignore[misc]
+        assert grown.capacity == 1024 and grown.native
+    assert torch.equal(out["grown"], out["roomy"])
