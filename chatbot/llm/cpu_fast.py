@@ -16,6 +16,10 @@ adapter is merged) through a minimal forward pass:
   quarter of fp32's bytes. The quantized weights are cached on disk next to the converted
   model, so a load does not pay for quantizing again.
 
+With int8 weights on x86-64 AVX2 the one-token step runs in C instead (``llm.native_kernel``,
+``decode_step.c`` via ``native_step.py``), over the same weights and a float16 KV cache; the
+prompt keeps this module's batched path.
+
 In float32 it reproduces transformers' logits to float rounding (see tests/unit/test_llm_fast.py);
 anything it does not support (other architectures, biases, dynamic RoPE, quantized or
 unmerged-adapter models, GPUs) keeps the transformers forward pass.
@@ -178,11 +182,7 @@ class FastDecoder:
         if int8:
             quantized = self._to_int8(int8_cache, calibration, smooth_alpha)
             if native_dir is not None:
-                # With the C step the KV cache is float16: at a 1,000-token context a decode
-                # step reads 46 MB of float32 keys and values, as much as a third of its time.
                 self._native = self._native_step(native_dir, quantized)
-                self._k = self._v = None
-                self.capacity = self.length = 0
         self._bind_layers()
 
     def _native_step(
@@ -329,6 +329,9 @@ class FastDecoder:
         cap = min(self.max_positions, max(needed, 2 * self.capacity, _CAPACITY_STEP))
         cap = min(self.max_positions, -(-cap // _CAPACITY_STEP) * _CAPACITY_STEP)
         shape = (self.n_layers, self.n_kv, cap, self.head_dim)
+        # With the C step the KV cache is float16: at a 1,000-token context a decode step read
+        # 46 MB of float32 keys and values, as much as a third of its time. (The cache is first
+        # allocated after __init__: calibration, the only earlier forward pass, drops its own.)
         dtype = torch.float16 if self._native is not None else torch.float32
         k, v = torch.zeros(shape, dtype=dtype), torch.zeros(shape, dtype=dtype)
         if self._k is not None and self._v is not None and self.length:
