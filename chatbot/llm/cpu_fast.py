@@ -31,7 +31,6 @@ import hashlib
 import json
 import logging
 import os
-import subprocess
 import tempfile
 import warnings
 from pathlib import Path
@@ -192,7 +191,7 @@ class FastDecoder:
 
         try:
             step = NativeStep(load_library(cache_dir), self, quantized)
-        except (RuntimeError, OSError, subprocess.SubprocessError) as err:
+        except (RuntimeError, OSError) as err:
             self.native_reason = " ".join(str(err).split())[:300]
             log.warning("C decode step not used (%s); the Python step runs instead", self.native_reason)
             return None

@@ -119,9 +119,12 @@ def _build(target: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(fd)
     try:
-        proc = subprocess.run(
-            [cc, *CFLAGS, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True, timeout=300, check=False
-        )
+        try:
+            proc = subprocess.run(
+                [cc, *CFLAGS, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True, timeout=300, check=False
+            )
+        except subprocess.SubprocessError as err:  # e.g. the 5-minute timeout
+            raise RuntimeError(f"{Path(cc).name} on {SOURCE.name}: {err}") from None
         if proc.returncode != 0:
             detail = " ".join((proc.stderr or proc.stdout).split())[-300:]
             raise RuntimeError(f"{Path(cc).name} failed on {SOURCE.name}: {detail}")
@@ -149,11 +152,11 @@ class NativeStep:
                 f"shape hidden={dec.hidden} intermediate={dec.inter} head_dim={dec.head_dim} is not supported"
             )
         self.lib = lib
-        self._keep: list[Any] = []  # every tensor whose address the kernel holds
+        # These hold every tensor whose address the kernel is given.
         mats = {name: kernel_weights(q, s) for name, (q, s) in quantized.items()}
         self._quantized = mats
         norms = {name: w.float().contiguous() for name, w in dec._norms.items()}
-        self._keep += [*mats.values(), *norms.values()]
+        self._norms = norms
         layers = (Layer * dec.n_layers)()
         for i in range(dec.n_layers):
             fields: dict[str, int] = {
@@ -169,8 +172,11 @@ class NativeStep:
         self._lm, self._lm_s = (self._addr(t) for t in mats["lm_head"])
         self.vocab = int(mats["lm_head"][0].shape[0])
         self._embed = dec.embed.float().contiguous()
-        self._keep.append(self._embed)
         self._dec = dec
+        # Only the capacity changes between steps (when the cache grows).
+        self._dims = Dims(
+            dec.n_layers, dec.hidden, dec.n_heads, dec.n_kv, dec.head_dim, dec.inter, self.vocab, 0, dec.eps
+        )
 
     @staticmethod
     def _addr(t: torch.Tensor) -> int:
@@ -182,13 +188,11 @@ class NativeStep:
 
         dec = self._dec
         pos = dec.length
-        dims = Dims(
-            dec.n_layers, dec.hidden, dec.n_heads, dec.n_kv, dec.head_dim, dec.inter, self.vocab, dec.capacity, dec.eps
-        )
+        self._dims.cap = dec.capacity
         out = torch.empty(self.vocab) if logits else None
         row = dec.head_dim * 4
         rc = self.lib.hb_step(
-            ctypes.byref(dims),
+            ctypes.byref(self._dims),
             self._layers,
             self._final_norm,
             self._lm,
