@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -33,13 +33,13 @@ from starlette.background import BackgroundTask
 
 from chatbot import prompts
 from chatbot.concurrency import BusyError, ConcurrencyLimiter
-from chatbot.errors import HealthbotError
+from chatbot.errors import GenerationError, HealthbotError
 from chatbot.types import ChatMessage, PatientProfile, Reply, ReplyEvent
 
 if TYPE_CHECKING:
+    from chatbot.dialogue import ChatService
     from chatbot.settings import Settings
     from chatbot.storage import Storage
-    from knowledge.documents import Hit
 
 log = logging.getLogger("healthbot.api")
 
@@ -53,23 +53,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class ChatService(Protocol):
-    """What the front ends use of :class:`chatbot.dialogue.DialogueService`."""
-
-    def stream(
-        self,
-        message: str,
-        *,
-        session_id: str | None = None,
-        profile: PatientProfile | None = None,
-        history: list[ChatMessage] | None = None,
-        hits: list[Hit] | None = None,
-        generator: Any = None,
-    ) -> Iterator[ReplyEvent]: ...
-
-    def reset(self, session_id: str) -> None: ...
 
 
 # --------------------------------------------------------------------------------------------
@@ -333,8 +316,6 @@ class _Finisher:
 
 
 def _error_response(err: BaseException) -> JSONResponse:
-    from chatbot.llm.base import GenerationError
-
     if isinstance(err, BusyError):
         return busy_response(err)
     if isinstance(err, GenerationError):

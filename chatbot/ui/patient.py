@@ -22,7 +22,7 @@ from chatbot.ui.render import answer_markdown, emergency_banner_html, inert_mark
 if TYPE_CHECKING:
     import gradio as gr
 
-    from chatbot.api import ChatService
+    from chatbot.dialogue import ChatService
     from chatbot.settings import Settings
     from chatbot.storage import Storage
 

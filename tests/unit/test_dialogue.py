@@ -377,7 +377,7 @@ def test_hybrid_never_opens_with_an_unsupported_lead(low_threshold: Settings, he
 
 
 def test_quoted_list_items_do_not_get_a_second_bullet() -> None:
-    from chatbot.dialogue import _quote
+    from chatbot.dialogue.answers import quote as _quote
     from chatbot.grounding import PassageSentence
 
     text = _quote(

@@ -9,10 +9,11 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from chatbot import prompts
-from chatbot.dialogue import RETRIEVAL_MAX_TOKENS, LeakGuard
+from chatbot.dialogue.budget import RETRIEVAL_MAX_TOKENS
 from chatbot.llm.base import GenerationParams
 from chatbot.llm.mock import MockGenerator
 from chatbot.safety import triage as safety_triage
+from chatbot.safety.output import LeakGuard
 from chatbot.settings import Settings
 from chatbot.types import ChatMessage, PatientProfile, Triage
 from knowledge.documents import Chunk

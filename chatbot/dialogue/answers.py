@@ -1,0 +1,192 @@
+"""The answer modes, one function each behind :data:`ANSWER_MODES`.
+
+``extractive`` quotes passage sentences (no model); ``hybrid`` lets the model write one
+plain-language lead sentence and quotes the passages after it; ``generative`` lets the model
+write the whole answer. Each yields the answer's text in pieces; the service guards, grounds
+and finishes it. A new mode is one function and one table entry.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chatbot import prompts
+from chatbot.grounding import Evidence, opening_sentences, select_sentences, strip_citations
+from chatbot.llm.base import GenerationParams, Generator
+from chatbot.query import mentions_medicine, profile_terms
+from chatbot.types import ChatMessage, PatientProfile, Timings
+
+if TYPE_CHECKING:
+    from chatbot.dialogue.budget import PromptBudget
+    from chatbot.query import Understanding
+    from knowledge.documents import Hit
+
+log = logging.getLogger("chatbot.dialogue")
+
+LEAD_MAX_TOKENS = 48
+LEAD_SOURCES = 3  # the lead sentence needs only the best passages; a shorter prompt is faster
+# Hybrid quotes the best passage's opening first, then the sentences closest to the question:
+# on the LiveQA dev questions this beat picking every sentence by similarity on ROUGE-L (the
+# opening keeps the reference's own overview) at the same embedding similarity; see README.
+HYBRID_OPENING_WORDS = 40
+HYBRID_PICKED_WORDS = 50
+HYBRID_PICKED_SENTENCES = 2
+EXTRACTIVE_MAX_WORDS = 90
+
+
+@dataclass
+class AnswerJob:
+    """Everything an answer mode needs; ``flags``, ``timings`` and ``generated`` are written to."""
+
+    generator: Generator
+    understanding: Understanding
+    hits: list[Hit]
+    evidence: Evidence
+    profile: PatientProfile | None
+    history: list[ChatMessage]
+    budget: PromptBudget
+    ground_threshold: float
+    timings: Timings
+    t0: float
+    flags: list[str]
+    generated: list[str]  # everything the model wrote, shown or not, for the leak check
+
+    def first_token(self) -> None:
+        if self.timings.first_token_s is None:
+            self.timings.first_token_s = time.perf_counter() - self.t0
+
+    def count_generated(self) -> None:
+        self.timings.tokens_generated = self.budget.count("".join(self.generated)) if self.generated else 0
+
+
+def extractive(job: AnswerJob) -> Iterator[str]:
+    question = job.budget.question(job.understanding, job.hits, job.profile, lead_only=False)
+    boost = profile_terms(job.profile, question)
+    picked = select_sentences(question, job.evidence, max_words=EXTRACTIVE_MAX_WORDS, boost_terms=boost)
+    job.first_token()
+    yield prompts.EXTRACTIVE_INTRO + "\n" + quote(picked)
+
+
+def hybrid(job: AnswerJob) -> Iterator[str]:
+    question = job.budget.question(job.understanding, job.hits, job.profile, lead_only=True)
+    fitted = job.budget.fit_sources(question, job.hits[:LEAD_SOURCES], job.profile, lead_only=True)
+    messages = prompts.build_messages(
+        question, [h.chunk for h in fitted], profile=job.profile, canary=job.budget.canary, lead_only=True
+    )
+    t_gen = time.perf_counter()
+    # Only the first sentence is kept, and only if it says something: it is buffered (a second
+    # or two) so a lead like "The sources are:" never reaches the user.
+    buffer = ""
+    for delta in job.generator.stream(messages, GenerationParams(max_new_tokens=LEAD_MAX_TOKENS, stop=("\n",))):
+        job.first_token()
+        job.generated.append(delta)
+        buffer += delta
+        cut = first_sentence_end(buffer)
+        if cut is not None:
+            buffer = buffer[:cut]
+            break
+    lead = buffer.strip() if usable_lead(buffer) else ""
+    if lead and not lead_supported(lead, job.evidence, job.ground_threshold):
+        lead = ""  # an unsupported claim must not open the answer, whatever the flag/drop setting
+    if not lead:
+        job.flags.append("lead_dropped")
+        log.info("hybrid lead dropped: %r", buffer[:200])
+    job.timings.generation_s = time.perf_counter() - t_gen
+    job.count_generated()
+    boost = profile_terms(job.profile, question)
+    opening = opening_sentences(job.evidence, HYBRID_OPENING_WORDS)
+    picked = opening + select_sentences(
+        question,
+        job.evidence,
+        max_words=HYBRID_PICKED_WORDS,
+        max_sentences=HYBRID_PICKED_SENTENCES,
+        boost_terms=boost,
+        exclude=[lead, *(s.text for s in opening)],
+        skip=opening,
+    )
+    picked.sort(key=lambda s: (s.source, s.position))
+    if lead:
+        yield lead + "\n\n"
+    yield prompts.HYBRID_SOURCES_INTRO + "\n" + quote(picked)
+
+
+def generative(job: AnswerJob) -> Iterator[str]:
+    question = job.budget.question(job.understanding, job.hits, job.profile, lead_only=False)
+    chunks = [h.chunk for h in job.budget.fit_sources(question, job.hits, job.profile, lead_only=False)]
+    canary = job.budget.canary
+    fixed = prompts.build_messages(question, chunks, profile=job.profile, canary=canary)
+    history = job.budget.history(fixed, job.history)
+    messages = prompts.build_messages(question, chunks, profile=job.profile, history=history, canary=canary)
+    t_gen = time.perf_counter()
+    for delta in job.generator.stream(messages, GenerationParams()):
+        job.first_token()
+        job.generated.append(delta)
+        yield delta
+    job.timings.generation_s = time.perf_counter() - t_gen
+    job.count_generated()
+
+
+ANSWER_MODES: dict[str, Callable[[AnswerJob], Iterator[str]]] = {
+    "extractive": extractive,
+    "hybrid": hybrid,
+    "generative": generative,
+}
+# Modes whose text the model wrote: streamed through the leak guard.
+MODEL_MODES = frozenset({"hybrid", "generative"})
+
+
+def lead_supported(lead: str, evidence: Evidence, threshold: float) -> bool:
+    body = strip_citations(lead)
+    vectors = evidence.encode([body])
+    score = evidence.support(body, vectors[0] if vectors is not None else None)[0]
+    return bool(evidence.hits) and score >= threshold
+
+
+def whom_to_ask(question: str, profile: PatientProfile | None) -> str:
+    p = profile or PatientProfile()
+    if p.pregnant or re.search(r"\bpregnan", question, re.I):
+        return prompts.WHOM_TO_ASK_PREGNANCY
+    if mentions_medicine(question):
+        return prompts.WHOM_TO_ASK_MEDICINE
+    if p.age_group in ("infant", "child") or (p.age is not None and p.age < 13):
+        return prompts.WHOM_TO_ASK_CHILD
+    if re.search(r"\b(?:baby|child|kid|toddler|son|daughter|infant)s?\b", question, re.I):
+        return prompts.WHOM_TO_ASK_CHILD
+    return prompts.WHOM_TO_ASK_DEFAULT
+
+
+_SENT_END = re.compile(r"[.!?](?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s|$)")
+
+
+def first_sentence_end(text: str) -> int | None:
+    """End offset of the first complete sentence (with any citation after it) once the text
+    after it has started, so "e.g." at the very end is not taken as an end."""
+    for m in _SENT_END.finditer(text):
+        if len(text[: m.start()].split()) >= 4 and len(text) > m.end():
+            return m.end()
+    return None
+
+
+_META_LEAD = re.compile(r"^\W*(?:the |these |here are the )?(?:sources?|references?|question)\b|:\s*$", re.I)
+
+
+def usable_lead(text: str) -> bool:
+    """A lead sentence worth showing: a claim of a few words, not talk about the sources."""
+    lead = strip_citations(text).strip()
+    return len(lead.split()) >= 4 and not _META_LEAD.search(lead)
+
+
+_LIST_MARKER = re.compile(r"^(?:[-*\u2022]\s+)+")
+
+
+def quote(sentences: Sequence[Any]) -> str:
+    # A passage's own list item ("- Follow a written action plan") would show as "- - ...".
+    return "\n".join(f"- {_LIST_MARKER.sub('', s.text)} [{s.source}]" for s in sentences)
+
+
+__all__ = ["ANSWER_MODES", "MODEL_MODES", "AnswerJob", "quote", "whom_to_ask"]
