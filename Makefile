@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 PYTEST_ARGS ?=
 
-.PHONY: install run prepare test test-fast check lint typecheck clean audit
+.PHONY: install run prepare test test-fast check lint typecheck contracts clean audit
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,12 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-check: lint typecheck test
+# Architecture contracts ([tool.importlinter] in pyproject.toml): the layering of faces,
+# dialogue service and backends, and no import cycles inside a package.
+contracts: install
+	$(VENV)/bin/lint-imports
+
+check: lint typecheck contracts test
 
 # Known vulnerabilities in the pinned runtime requirements; fails only when some are found and
 # says so plainly (without failing) when the vulnerability service can't be reached.

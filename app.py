@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from chatbot.api import ChatService
     from chatbot.settings import Settings
     from chatbot.storage import Storage
-    from chatbot.ui.compare import Comparer
+    from chatbot.workbench import Comparer
 
 log = logging.getLogger("healthbot.app")
 
@@ -71,8 +71,8 @@ def create_app(
     from chatbot.concurrency import ConcurrencyLimiter
     from chatbot.storage import Storage
     from chatbot.ui.clinician import build_clinician_ui
-    from chatbot.ui.compare import Comparer
     from chatbot.ui.patient import build_patient_ui
+    from chatbot.workbench import Comparer
 
     _install_log_redaction()
     if service is None:

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     from chatbot.dialogue import DialogueService
     from chatbot.evaluation.liveqa import read_questions
     from chatbot.evaluation.metrics import best_rouge_l, first_words
-    from chatbot.llm import build_generator
+    from chatbot.services import build_generator
     from chatbot.settings import load_settings
     from knowledge.index import open_embedder, open_retriever
 

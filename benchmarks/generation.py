@@ -155,13 +155,14 @@ def weight_bytes(model: Any) -> int:
 def run_hf(label: str, overrides: dict[str, Any], args: argparse.Namespace, messages: list[Any]) -> dict[str, Any]:
     from chatbot.llm.base import GenerationParams
     from chatbot.llm.hf import HFGenerator
+    from chatbot.services import calibration_messages
     from chatbot.settings import load_settings
     from chatbot.types import ChatMessage
 
     llm = {"threads": args.threads, "max_new_tokens": args.max_new, "max_prompt_tokens": 4096, **overrides}
     settings = load_settings(data_dir=args.data_dir, llm=llm)
     t0 = time.perf_counter()
-    gen = HFGenerator(settings.llm, cache_dir=settings.model_cache_dir)
+    gen = HFGenerator(settings.llm, cache_dir=settings.model_cache_dir, calibration=calibration_messages())
     load_s = time.perf_counter() - t0
     for _ in gen.stream(messages[-1:], GenerationParams(max_new_tokens=3)):
         pass  # warm-up
@@ -223,11 +224,12 @@ def load_worker(data_dir: str) -> None:
     import transformers  # noqa: F401
 
     from chatbot.llm.hf import HFGenerator
+    from chatbot.services import calibration_messages
     from chatbot.settings import load_settings
 
     settings = load_settings(data_dir=data_dir)
     t0 = time.perf_counter()
-    HFGenerator(settings.llm, cache_dir=settings.model_cache_dir)
+    HFGenerator(settings.llm, cache_dir=settings.model_cache_dir, calibration=calibration_messages())
     print(json.dumps({"seconds": time.perf_counter() - t0}))
 
 

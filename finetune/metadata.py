@@ -19,7 +19,9 @@ Format (a flat JSON object, ``format`` = 1)::
       "created": "2026-11-23T22:00:00Z"
     }
 
-The loaders (``chatbot.llm.hf``, ``evaluate``, ``merge``) check the base the adapter goes on
+The names, :func:`base_identity` and the file hashes live in :mod:`chatbot.llm.adapters`, which the
+loader imports too (generation never imports this package). The loaders (``chatbot.llm.hf``,
+``evaluate``, ``merge``) check the base the adapter goes on
 (:func:`check_base_matches`): an adapter trained on another base is refused with a clear message
 instead of producing silent garbage. They also check the adapter's own files against
 ``adapter_files_sha256`` (:func:`verify_adapter`): swapped weights are refused, and so is metadata
@@ -29,46 +31,26 @@ an adapter you trust. Adapters without this file (third-party peft adapters) are
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chatbot.llm.cache import ADAPTER_HASHES, adapter_file_hashes, verify_adapter_files
+from chatbot.llm.adapters import (
+    ADAPTER_HASHES,
+    ADAPTER_METADATA,
+    adapter_file_hashes,
+    base_identity,
+    verify_adapter_files,
+)
 from finetune.config import FinetuneError
 
-ADAPTER_METADATA = "healthbot_adapter.json"  # same name as chatbot.llm.cache.ADAPTER_METADATA
 METADATA_FORMAT = 1
 
 
 class AdapterMismatchError(FinetuneError):
     """The adapter was trained on a different base model than the one it is being loaded on."""
-
-
-def base_identity(checkpoint: Path) -> tuple[str, str]:
-    """(kind, sha256) identifying the base weights in a local checkpoint directory.
-
-    A checkpoint converted from GGUF by ``chatbot.llm.cache`` is identified by its source file's
-    sha256 (recorded at conversion), so re-converting the same GGUF keeps the identity. Other
-    checkpoints hash config.json plus the names and sizes of their weight files: cheap, and it
-    changes whenever a different model is put in that directory.
-    """
-    from chatbot.llm.cache import source_sha256
-
-    gguf_hash = source_sha256(checkpoint)
-    if gguf_hash:
-        return "gguf-source", gguf_hash
-    h = hashlib.sha256()
-    config = checkpoint / "config.json"
-    if not config.is_file():
-        raise FinetuneError(f"{checkpoint} has no config.json; is it a transformers checkpoint?")
-    h.update(config.read_bytes())
-    for p in sorted(checkpoint.iterdir()):
-        if p.suffix in (".safetensors", ".bin") and p.is_file():
-            h.update(f"{p.name}:{p.stat().st_size}\n".encode())
-    return "checkpoint-files", h.hexdigest()
 
 
 ARCHITECTURE_KEYS = ("model_type", "hidden_size", "num_hidden_layers", "vocab_size")
@@ -155,7 +137,7 @@ def stamp_adapter(adapter_dir: Path) -> dict[str, Any]:
 
 
 def verify_adapter(adapter_dir: Path) -> dict[str, Any] | None:
-    """Raise :class:`chatbot.llm.cache.AdapterIntegrityError` unless the adapter's files are the ones its metadata
+    """Raise :class:`chatbot.llm.adapters.AdapterIntegrityError` unless the adapter's files are the ones its metadata
     recorded; returns the metadata (None for a third-party adapter without it)."""
     meta = read_metadata(adapter_dir)
     if meta is not None:

@@ -25,10 +25,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from knowledge.corpus import bm25_query_tokens, check_embedder, read_corpus
 from knowledge.documents import Chunk, Hit
 from knowledge.embedding import encode_queries
 from knowledge.errors import KnowledgeError
-from knowledge.index import bm25_query_tokens, check_embedder, read_corpus
 from knowledge.manifest import Manifest
 from knowledge.query_adapter import ADAPTER_FILE, QueryAdapter
 from knowledge.query_reduce import reduce_question

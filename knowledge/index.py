@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from knowledge.chunking import Chunker, ChunkerConfig, embedding_text
+from knowledge.corpus import Corpus, bm25_tokenize, check_embedder, read_corpus
 from knowledge.documents import Chunk, Document
 from knowledge.errors import KnowledgeError
 from knowledge.manifest import Manifest, corpus_hash, file_sha256
@@ -70,23 +71,6 @@ def open_embedder(settings: Settings, *, cached: bool = True) -> Embedder:
     from knowledge.embed_cache import CachedEmbedder
 
     return CachedEmbedder(emb, embedding_cache_dir(settings))
-
-
-def bm25_tokenize(texts: list[str]) -> Any:
-    import bm25s
-    import Stemmer
-
-    return bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), show_progress=False)
-
-
-def bm25_query_tokens(text: str) -> list[str]:
-    import bm25s
-    import Stemmer
-
-    out = bm25s.tokenize(
-        [text], stopwords="en", stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False
-    )
-    return list(out[0]) if out else []
 
 
 def lexical_text(chunk: Chunk) -> str:
@@ -134,28 +118,6 @@ def _chunk_record(chunk: Chunk, doc_index: int) -> dict[str, Any]:
     }
 
 
-class _Corpus:
-    """Everything an index directory stores, in memory."""
-
-    def __init__(
-        self,
-        docs: list[dict[str, Any]],
-        chunks: list[dict[str, Any]],
-        chunk_vecs: np.ndarray,
-        question_vecs: np.ndarray,
-        title_vecs: np.ndarray,
-        texts: dict[str, str] | None = None,
-        dense_rows: np.ndarray | None = None,
-    ) -> None:
-        self.docs = docs
-        self.dense_rows = dense_rows
-        self.chunks = chunks
-        self.chunk_vecs = chunk_vecs
-        self.question_vecs = question_vecs
-        self.title_vecs = title_vecs
-        self.texts = texts or {}  # doc id -> full text, only known while building (for the corpus hash)
-
-
 def _encode_corpus(
     docs: list[Document], embedder: Embedder, chunker: Chunker, show_progress: bool, dense_scope: str = "all"
 ) -> tuple[list[Chunk], np.ndarray, np.ndarray, np.ndarray]:
@@ -183,7 +145,7 @@ def _encode_corpus(
     return chunks, chunk_vecs.reshape(-1, dim), question_vecs, title_vecs
 
 
-def _dense_rows(corpus: _Corpus, dense_scope: str) -> np.ndarray:
+def _dense_rows(corpus: Corpus, dense_scope: str) -> np.ndarray:
     """Chunk rows that own a vector in FAISS (all, or the first chunk of each document)."""
     import numpy as np
 
@@ -192,7 +154,7 @@ def _dense_rows(corpus: _Corpus, dense_scope: str) -> np.ndarray:
     return np.arange(len(corpus.chunks), dtype=np.int64)
 
 
-def _write_corpus(corpus: _Corpus, directory: Path, faiss_kind: str, dense_scope: str = "all") -> dict[str, str]:
+def _write_corpus(corpus: Corpus, directory: Path, faiss_kind: str, dense_scope: str = "all") -> dict[str, str]:
     import bm25s
     import faiss
     import numpy as np
@@ -227,7 +189,7 @@ def _write_corpus(corpus: _Corpus, directory: Path, faiss_kind: str, dense_scope
 
 
 def _fit_query_adapter(
-    corpus: _Corpus, directory: Path, config: AdapterConfig | None = None, *, min_pairs: int = MIN_PAIRS
+    corpus: Corpus, directory: Path, config: AdapterConfig | None = None, *, min_pairs: int = MIN_PAIRS
 ) -> AdapterReport | None:
     """Train the query adapter from the corpus's stored questions and save it in ``directory``.
 
@@ -322,7 +284,7 @@ def recover_interrupted_build(out_dir: Path) -> None:
 
 
 def _materialize(
-    corpus: _Corpus,
+    corpus: Corpus,
     out_dir: Path,
     *,
     embedder: Embedder,
@@ -404,7 +366,7 @@ def build_index(
     chunker = Chunker(embedder.count_tokens, config, getattr(embedder, "count_tokens_batch", None))
     chunks, chunk_vecs, q_vecs, t_vecs = _encode_corpus(docs, embedder, chunker, show_progress, dense_scope)
     index_of = {d.id: i for i, d in enumerate(docs)}
-    corpus = _Corpus(
+    corpus = Corpus(
         [_doc_record(d) for d in docs],
         [_chunk_record(c, index_of[c.doc_id]) for c in chunks],
         chunk_vecs,
@@ -424,35 +386,6 @@ def build_index(
         dense_scope=dense_scope,
         query_adapter=query_adapter,
     )
-
-
-def read_corpus(index_dir: Path, manifest: Manifest | None = None) -> tuple[Manifest, _Corpus]:
-    import numpy as np
-
-    manifest = manifest or Manifest.read(index_dir)
-    manifest.verify_files(index_dir)
-    try:
-        docs = [json.loads(line) for line in (index_dir / "docs.jsonl").read_text(encoding="utf-8").splitlines()]
-        chunks = [json.loads(line) for line in (index_dir / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
-        cv = np.load(index_dir / "chunk_vectors.npy")
-        qv = np.load(index_dir / "question_vectors.npy")
-        tv = np.load(index_dir / "title_vectors.npy")
-        rows = np.load(index_dir / "dense_rows.npy")
-    except (ValueError, OSError) as err:
-        raise KnowledgeError(f"index at {index_dir} is corrupt ({err}): rebuild it") from None
-    if (
-        len(docs) != manifest.n_documents
-        or len(chunks) != manifest.n_chunks
-        or cv.shape
-        != (
-            manifest.n_chunks,
-            manifest.dimension,
-        )
-    ):
-        raise KnowledgeError(f"index at {index_dir} does not match its manifest counts: rebuild it")
-    if rows.size and (rows.min() < 0 or rows.max() >= len(chunks)):
-        raise KnowledgeError(f"index at {index_dir} has dense rows outside its chunks: rebuild it")
-    return manifest, _Corpus(docs, chunks, cv, qv, tv, dense_rows=rows)
 
 
 def add_documents(
@@ -487,7 +420,7 @@ def add_documents(
     chunks, cv, qv, tv = _encode_corpus(new, embedder, chunker, show_progress, manifest.dense_scope)
     base = len(corpus.docs)
     index_of = {d.id: base + i for i, d in enumerate(new)}
-    merged = _Corpus(
+    merged = Corpus(
         corpus.docs + [_doc_record(d) for d in new],
         corpus.chunks + [_chunk_record(c, index_of[c.doc_id]) for c in chunks],
         np.concatenate([corpus.chunk_vecs, cv]),
@@ -512,15 +445,6 @@ def add_documents(
         query_adapter=bool(manifest.query_adapter) if query_adapter is None else query_adapter,
     )
     return result, len(new)
-
-
-def check_embedder(manifest: Manifest, embedder: Embedder, index_dir: Path) -> None:
-    if manifest.embedder != embedder.name or manifest.dimension != embedder.dimension:
-        raise KnowledgeError(
-            f"index at {index_dir} was built with embedder {manifest.embedder} (dim {manifest.dimension}) but "
-            f"the configured embedder is {embedder.name} (dim {embedder.dimension}): rebuild the index or "
-            "change embedding.model"
-        )
 
 
 def open_retriever(index_dir: Path, embedder: Embedder, knowledge: KnowledgeSettings | None = None) -> Retriever:

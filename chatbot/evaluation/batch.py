@@ -15,11 +15,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any
 
+from chatbot.dialogue.service import ChatService
 from chatbot.errors import HealthbotError
 from chatbot.evaluation.errors import EvaluationError
-from chatbot.types import ChatMessage, PatientProfile, Reply
+from chatbot.types import ChatMessage, Reply
 
 if TYPE_CHECKING:
     from chatbot.settings import Settings
@@ -27,17 +28,8 @@ if TYPE_CHECKING:
 _ROLES = ("system", "user", "assistant")
 
 
-class Responder(Protocol):
-    """What batch mode and the suites need from the dialogue service."""
-
-    def reply(
-        self,
-        message: str,
-        *,
-        session_id: str | None = None,
-        profile: PatientProfile | None = None,
-        history: list[ChatMessage] | None = None,
-    ) -> Reply: ...
+# What batch mode and the suites need from the dialogue service: its port.
+Responder = ChatService
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ def build_pipeline(
 
         embedder = build_embedder(settings.embedding)
     if generator is None:
-        from chatbot.llm import build_generator
+        from chatbot.services import build_generator
 
         generator = build_generator(settings)
     recording = RecordingRetriever(retriever)

@@ -6,12 +6,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from chatbot.errors import HealthbotError
+from chatbot.errors import GenerationError
 from chatbot.types import ChatMessage
 
-
-class GenerationError(HealthbotError, RuntimeError):
-    """A backend could not load or generate; the message says what to do."""
+__all__ = ["GenerationError", "GenerationParams", "Generator", "generate"]
 
 
 @dataclass(frozen=True)

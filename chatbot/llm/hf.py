@@ -15,20 +15,15 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chatbot.llm.adapters import ADAPTER_METADATA, AdapterIntegrityError, base_identity, verify_adapter_files
 from chatbot.llm.base import GenerationError, GenerationParams
-from chatbot.llm.cache import (
-    ADAPTER_METADATA,
-    AdapterIntegrityError,
-    ensure_checkpoint,
-    gguf_source,
-    source_sha256,
-    verify_adapter_files,
-)
+from chatbot.llm.cache import ensure_checkpoint, gguf_source, source_sha256
+from chatbot.llm.calibration import FALLBACK_CALIBRATION
 from chatbot.llm.cpu_fast import SMOOTH_ALPHA, FastDecoder, int8_available, int8_cache_path, unsupported_reason
 from chatbot.llm.streaming import RepetitionGuard, StopMatcher
 from chatbot.settings import EMBEDDED, SHIPPED_ADAPTER, LLMSettings
@@ -282,17 +277,16 @@ def check_adapter(loaded: LoadedModel, adapter_dir: Path, *, require_metadata: b
 
 def _base_digest(loaded: LoadedModel) -> str | None:
     """Identity of the loaded base as the fine-tuning module records it: the GGUF source's
-    sha256 for converted models, else (local checkpoints) finetune.metadata's file hash."""
+    sha256 for converted models, else (local checkpoints) the file hash of
+    :func:`chatbot.llm.adapters.base_identity`."""
     if loaded.base_sha256:
         return loaded.base_sha256
     path = Path(loaded.checkpoint)
     if not path.is_dir():
         return None
     try:
-        from finetune.metadata import base_identity
-
         return base_identity(path)[1]
-    except Exception:  # finetune not installed or checkpoint unreadable: shapes still get checked
+    except (GenerationError, OSError):  # checkpoint unreadable: shapes still get checked
         return None
 
 
@@ -386,8 +380,18 @@ class GenerationStats:
 class HFGenerator:
     """:class:`chatbot.llm.base.Generator` over a transformers causal LM."""
 
-    def __init__(self, settings: LLMSettings, cache_dir: Path, *, loaded: LoadedModel | None = None) -> None:
+    def __init__(
+        self,
+        settings: LLMSettings,
+        cache_dir: Path,
+        *,
+        loaded: LoadedModel | None = None,
+        calibration: Sequence[ChatMessage] | None = None,
+    ) -> None:
+        """``calibration``: a prompt shaped like the caller's real ones, which the int8 smoothing
+        is fitted to (the service passes its retrieval prompt); default: a generic one."""
         self.settings = settings
+        self._calibration = list(calibration) if calibration else list(FALLBACK_CALIBRATION)
         t0 = time.perf_counter()
         self.loaded = loaded or load_model(settings, cache_dir)
         self.tokenizer = self.loaded.tokenizer
@@ -447,26 +451,9 @@ class HFGenerator:
         return self._fast
 
     def _calibration_ids(self) -> list[int]:
-        """A retrieval prompt shaped like the dialogue manager's (rules, numbered sources,
-        question), on topics the benchmark prompt does not use: the activation ranges the int8
-        smoothing is fitted to. Built from the starter knowledge when it is installed."""
-        from chatbot import prompts
-
-        question = "I have type 2 diabetes and high blood pressure. Which symptoms should make me call a doctor?"
-        chunks: list[Any] = []
-        spec = importlib.util.find_spec("knowledge")
-        if spec is not None and spec.submodule_search_locations:
-            from knowledge.documents import Chunk
-
-            starter = Path(next(iter(spec.submodule_search_locations))) / "starter"
-            for name in ("type-2-diabetes", "high-blood-pressure", "back-pain", "headache-and-migraine"):
-                path = starter / f"{name}.md"
-                if not path.is_file():
-                    continue
-                body = path.read_text(encoding="utf-8").split("---", 2)[-1]
-                paras = [p.strip() for p in body.split("\n\n") if len(p.strip()) > 80][:2]
-                chunks += [Chunk(id=f"{name}#{j}", doc_id=name, text=t, title=name) for j, t in enumerate(paras)]
-        ids = self._template(prompts.build_messages(question, chunks))
+        """The calibration prompt's token ids, cut to what a prompt may hold: the activation
+        ranges the int8 smoothing is fitted to."""
+        ids = self._template(self._calibration)
         ctx = getattr(self.loaded.model.config, "max_position_embeddings", None) or 1024
         return ids[: min(self.settings.max_prompt_tokens, 1024, int(ctx))]
 

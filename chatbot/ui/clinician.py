@@ -13,8 +13,8 @@ from chatbot import prompts
 from chatbot.concurrency import BusyError, ConcurrencyLimiter
 from chatbot.errors import HealthbotError
 from chatbot.storage import AXES, BEST_VALUE, Rating, Storage, StorageError
-from chatbot.ui.compare import Comparer, Comparison
 from chatbot.ui.render import answer_markdown, inert_markdown, passages_markdown
+from chatbot.workbench import Comparer, Comparison
 
 if TYPE_CHECKING:
     import gradio as gr

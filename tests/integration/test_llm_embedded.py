@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from chatbot.llm import cache, native_step
+from chatbot.llm import adapters, cache, native_step
 from chatbot.llm.base import GenerationParams
 from chatbot.llm.hf import HFGenerator, load_model
 from chatbot.settings import LLMSettings
@@ -67,8 +67,8 @@ def make_adapter(converted: dict[str, Any], out: Path) -> Path:
         if "lora_B" in name:
             p.data.normal_(0, 1e-3)  # a real, small update rather than peft's zero init
     peft_model.save_pretrained(out)
-    (out / cache.ADAPTER_METADATA).write_text(
-        json.dumps({**base.identity(), cache.ADAPTER_HASHES: cache.adapter_file_hashes(out)})
+    (out / adapters.ADAPTER_METADATA).write_text(
+        json.dumps({**base.identity(), adapters.ADAPTER_HASHES: adapters.adapter_file_hashes(out)})
     )
     return out
 

@@ -228,7 +228,7 @@ def test_adapter_with_tampered_weights_is_refused(tmp_path: Path) -> None:
     import torch
     from safetensors.torch import load_file, save_file
 
-    from chatbot.llm.cache import AdapterIntegrityError
+    from chatbot.llm.adapters import AdapterIntegrityError
     from chatbot.llm.hf import HFGenerator
     from chatbot.settings import LLMSettings
     from finetune.metadata import base_identity, stamp_metadata

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from chatbot.llm.cache import ADAPTER_HASHES, AdapterIntegrityError
+from chatbot.llm.adapters import ADAPTER_HASHES, AdapterIntegrityError
 from finetune.metadata import (
     ADAPTER_METADATA,
     AdapterMismatchError,

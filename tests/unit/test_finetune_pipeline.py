@@ -83,7 +83,7 @@ def test_batched_scorer_matches_generate_and_teacher_forced_nll(tiny_base: Path)
 
 
 def test_train_evaluate_merge_end_to_end(tiny_base: Path, dataset: Path, settings: Settings, tmp_path: Path) -> None:
-    from chatbot.llm.cache import AdapterIntegrityError
+    from chatbot.llm.adapters import AdapterIntegrityError
     from finetune.evaluate import evaluate
     from finetune.merge import merge_adapter
     from finetune.metadata import read_metadata, verify_adapter

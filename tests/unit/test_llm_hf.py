@@ -352,3 +352,21 @@ def test_adapter_path_errors(tiny_dir: Path, tmp_path: Path) -> None:
         HFGenerator(LLMSettings(model=str(tiny_dir), adapter=str(tmp_path / "missing")), SCRATCH)
     with pytest.raises(GenerationError, match="not a LoRA adapter directory"):
         HFGenerator(LLMSettings(model=str(tiny_dir), adapter=str(tmp_path)), SCRATCH)
+
+
+def test_int8_calibration_prompt_comes_from_the_service_layer(tiny_dir: Path, tmp_path: Path) -> None:
+    # generation knows no dialogue: the retrieval prompt the int8 smoothing is fitted to is passed in
+    from chatbot import services
+    from chatbot.llm.calibration import FALLBACK_CALIBRATION
+
+    messages = services.calibration_messages()
+    assert messages[0].role == "system" and services.CALIBRATION_QUESTION in messages[-1].content
+    assert all(f"[{n}] " in messages[-1].content for n in range(1, 9))  # two paragraphs of four starter pages
+    opts: dict[str, Any] = {"model": str(tiny_dir), "cpu_int8": False, "fast_decoder": False}
+    bare = HFGenerator(LLMSettings(**opts), SCRATCH)
+    ids = bare._calibration_ids()  # cut to the model's context
+    assert ids and ids == bare._template(list(FALLBACK_CALIBRATION))[: len(ids)]
+    served = services.build_generator(Settings(data_dir=tmp_path, llm=opts))
+    assert isinstance(served, HFGenerator)
+    ids = served._calibration_ids()
+    assert ids and ids == served._template(messages)[: len(ids)] != bare._calibration_ids()

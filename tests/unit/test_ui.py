@@ -13,9 +13,9 @@ from chatbot.llm.mock import MockGenerator
 from chatbot.settings import Settings
 from chatbot.storage import Storage
 from chatbot.types import Citation, Triage
-from chatbot.ui.compare import CompareConfigError, Comparer, default_configs, resolve_configs
 from chatbot.ui.patient import PatientChat, profile_from_form
 from chatbot.ui.render import answer_markdown, emergency_banner_html, inert_markdown, sources_markdown
+from chatbot.workbench import CompareConfigError, Comparer, default_configs, resolve_configs
 from tests.app_helpers import EMERGENCY_TEXT, EVIL_OUTPUT, ScriptedGenerator, app_settings, make_service
 
 

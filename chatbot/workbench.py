@@ -1,8 +1,10 @@
-"""Side-by-side answers of several configurations over the same retrieved passages.
+"""The clinician workbench's service side: answers of several configurations over the same passages.
 
 The passages are retrieved once; each configuration then only changes the generator (for
 example the base model versus the base model with the LoRA adapter), so differences between
-the answers come from the model and not from retrieval.
+the answers come from the model and not from retrieval. The generators are built here, through
+:func:`chatbot.services.build_generator`, and handed to the dialogue service's ``reply``: the
+UI (:mod:`chatbot.ui.clinician`) only calls :class:`Comparer` and renders what it returns.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from chatbot.errors import HealthbotError
+from chatbot.services import build_generator
 from chatbot.types import PatientProfile, Query, Reply
 
 if TYPE_CHECKING:
@@ -74,12 +77,6 @@ def resolve_configs(settings: Settings) -> dict[str, LLMSettings]:
     return out
 
 
-def _default_factory(settings: Settings) -> Generator:
-    from chatbot.llm import build_generator
-
-    return build_generator(settings)
-
-
 class Comparer:
     """Runs one question through every configured generator over one set of passages.
     Generators other than the service's own are built on first use and kept."""
@@ -89,7 +86,7 @@ class Comparer:
         settings: Settings,
         service: DialogueService,
         *,
-        generator_factory: Callable[[Settings], Generator] = _default_factory,
+        generator_factory: Callable[[Settings], Generator] = build_generator,
     ) -> None:
         self.settings = settings
         self.service = service
