@@ -108,9 +108,18 @@ def load_model(checkpoint: Path | str, quantization: str, *, device_map: Any = N
 
 def prompt_text(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]]) -> str:
     """The run-time prompt string: the model's chat template with the assistant turn opened."""
+    from jinja2.exceptions import TemplateError
+
+    from chatbot.llm.chat_template import render_chat
+
     if not getattr(tokenizer, "chat_template", None):
         raise FinetuneError("the base model's tokenizer has no chat template; use an instruct/chat model")
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    try:
+        # The serving path's rendering (a system message folded into the first user turn for
+        # templates without a system role, e.g. Gemma-2): trained on the prompt it is served with.
+        text = render_chat(tokenizer, messages, tokenize=False)
+    except TemplateError as err:
+        raise FinetuneError(f"the base model's chat template rejects the training prompt: {err}") from None
     assert isinstance(text, str)
     return text
 

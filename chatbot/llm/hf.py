@@ -24,6 +24,7 @@ from chatbot.llm.adapters import ADAPTER_METADATA, AdapterIntegrityError, base_i
 from chatbot.llm.base import GenerationError, GenerationParams
 from chatbot.llm.cache import ensure_checkpoint, gguf_source, source_sha256
 from chatbot.llm.calibration import FALLBACK_CALIBRATION
+from chatbot.llm.chat_template import render_chat
 from chatbot.llm.cpu_fast import SMOOTH_ALPHA, FastDecoder, int8_available, int8_cache_path, unsupported_reason
 from chatbot.llm.streaming import RepetitionGuard, StopMatcher
 from chatbot.settings import EMBEDDED, SHIPPED_ADAPTER, LLMSettings
@@ -112,6 +113,31 @@ def _quantization_config(settings: LLMSettings) -> Any:
     return BitsAndBytesConfig(load_in_8bit=True)
 
 
+# On CPUs with AVX512-BF16, bitsandbytes 0.50's Linear4bit repacks its weight on the first
+# inference forward for a fused kernel (``functional._convert_weight_packed_for_cpu``). That layout
+# needs out_features % 32 == 0 (an assertion) and in_features % blocksize (64) == 0 (else the
+# absmax reshape to [N, K // blocksize] fails: "shape '[N, 0]' is invalid"). SmolLM2-135M and the
+# usual Llama/Qwen2/Gemma/Phi-3 sizes satisfy both; the odd layer of another model is kept on
+# bitsandbytes' generic dequantize + matmul path instead of crashing at the first answer.
+_BNB_CPU_PACK_BLOCK_N = 32
+
+
+def _keep_unpackable_4bit_layers_unfused(model: Any) -> int:
+    """Turn bitsandbytes' packed CPU kernel off for 4-bit layers whose shape it cannot pack."""
+    kept = 0
+    for module in model.modules():
+        state = getattr(getattr(module, "weight", None), "quant_state", None)
+        if not getattr(module, "support_avx512bf16_for_cpu", False) or state is None:
+            continue
+        out_features, in_features = (int(d) for d in state.shape)
+        if out_features % _BNB_CPU_PACK_BLOCK_N or in_features % int(state.blocksize):
+            module.support_avx512bf16_for_cpu = False
+            kept += 1
+    if kept:
+        log.info("4-bit: %d layer(s) with shapes bitsandbytes' CPU kernel cannot pack use its generic path", kept)
+    return kept
+
+
 def _checkpoint_for(settings: LLMSettings, cache_dir: Path) -> tuple[str, str | None]:
     """(what to pass to from_pretrained, sha256 of its GGUF source or None)."""
     src = gguf_source(settings.model, settings.gguf_file)
@@ -173,6 +199,8 @@ def load_model(settings: LLMSettings, cache_dir: Path, *, merge_adapter: bool | 
         raise GenerationError(f"could not load model {checkpoint}: {_one_line(err)} ({hint})") from None
     if qconfig is None:
         model.to(device)
+    elif settings.quantization == "4bit" and device == "cpu":
+        _keep_unpackable_4bit_layers_unfused(model)
     model.eval()
     loaded = LoadedModel(model, tokenizer, device, checkpoint, settings.model, sha, settings.quantization)
     # The shipped adapter was trained for the embedded model only; with another base model the
@@ -478,7 +506,17 @@ class HFGenerator:
     def _template(self, messages: list[ChatMessage]) -> list[int]:
         chat = [{"role": m.role, "content": m.content} for m in messages]
         if getattr(self.tokenizer, "chat_template", None):
-            out = self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
+            from jinja2.exceptions import TemplateError
+
+            try:
+                # Folds the system message into the first user turn for templates without a
+                # system role (Gemma-2, Mistral-v0.1), as fine-tuning does (chat_template.py).
+                out = render_chat(self.tokenizer, chat, tokenize=True)
+            except TemplateError as err:
+                raise GenerationError(
+                    f"the chat template of llm.model {self.loaded.base_label!r} rejects this conversation: "
+                    f"{_one_line(err, 160)}"
+                ) from None
             ids: Any = out["input_ids"] if hasattr(out, "keys") else out
             return [int(i) for i in ids]
         # Base models without a template: plain "role: text" lines and an open assistant turn.

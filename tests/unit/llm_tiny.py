@@ -31,7 +31,16 @@ CORPUS = [
 ]
 
 
-def make_tokenizer() -> Any:
+def make_tokenizer(
+    *,
+    specials: Sequence[str] = SPECIALS,
+    chat_template: str = CHATML,
+    eos: str = "<|im_end|>",
+    bos: str | None = "<|im_start|>",
+    pad: str | None = "<|endoftext|>",
+) -> Any:
+    """A byte-level BPE trained on CORPUS; the defaults are a ChatML (SmolLM2/Qwen-style) tokenizer,
+    the keywords give another family's special tokens and chat template."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -39,18 +48,22 @@ def make_tokenizer() -> Any:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=400, special_tokens=list(specials), initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     tok.train_from_iterator(CORPUS * 5, trainer=trainer)
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token="<|im_end|>", bos_token="<|im_start|>", pad_token="<|endoftext|>"
-    )
-    fast.chat_template = CHATML
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=eos, bos_token=bos, pad_token=pad)
+    fast.chat_template = chat_template
     return fast
 
 
-def save_tiny_llama(path: Path, *, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:
-    """A random two-layer Llama + tokenizer saved as a regular safetensors checkpoint."""
+def save_tiny_llama(path: Path, *, hidden: int = 64, layers: int = 2, seed: int = 0) -> Path:
+    """A random two-layer Llama + tokenizer saved as a regular safetensors checkpoint.
+
+    ``hidden`` defaults to 64 so that every projection has in_features % 64 == 0 and
+    out_features % 32 == 0 (k/v: 2 heads x 16): bitsandbytes' 4-bit CPU kernel on AVX512-BF16
+    machines repacks weights in 32-row blocks with one absmax per 64 inputs, the layout real
+    checkpoints have. (hidden=32 gave k_proj 16x32, which that repacking cannot hold.)
+    """
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tok = make_tokenizer()

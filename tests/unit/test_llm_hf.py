@@ -187,6 +187,19 @@ def test_4bit_loads_on_cpu(tiny_dir: Path) -> None:
     linear = gen.model.model.layers[0].self_attn.q_proj
     assert type(linear).__name__ == "Linear4bit"
     assert isinstance(generate(gen, USER), str)
+    # On an AVX512-BF16 CPU the weights were repacked for bitsandbytes' fused kernel, the path a
+    # real checkpoint takes; elsewhere they stay in the plain layout.
+    packed = getattr(linear.weight.quant_state, "packing_format_for_cpu", False)
+    assert packed == bool(linear.support_avx512bf16_for_cpu)
+
+
+def test_4bit_on_cpu_with_shapes_the_packed_kernel_cannot_hold(tmp_path: Path) -> None:
+    pytest.importorskip("bitsandbytes")
+    odd = save_tiny_llama(tmp_path / "odd", hidden=32)  # k_proj 16x32: not 32-row, not 64-wide
+    gen = HFGenerator(LLMSettings(model=str(odd), quantization="4bit", max_new_tokens=4), SCRATCH)
+    k_proj = gen.model.model.layers[0].self_attn.k_proj
+    assert type(k_proj).__name__ == "Linear4bit" and not k_proj.support_avx512bf16_for_cpu
+    assert isinstance(generate(gen, USER), str)
 
 
 def test_4bit_without_bitsandbytes_says_what_to_do(tiny_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
