@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from chatbot.prompts import age_group_of
 from chatbot.types import ChatMessage, PatientProfile, Query
 from knowledge.query_reduce import reduce_question as kb_reduce_question
+from knowledge.sentences import split_sentences as _split
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*|\d+")
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 def _wordset(text: str) -> frozenset[str]:
@@ -154,7 +154,10 @@ def _capitalise(text: str) -> str:
 
 
 def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_SPLIT.split(text) if s and s.strip()]
+    """Stripped, non-empty sentences of ``text``: each line, heading and list item is a unit,
+    abbreviations, decimals and list numbers do not end a sentence, and a citation written
+    after the full stop stays with its sentence (see ``knowledge.sentences``)."""
+    return _split(text)
 
 
 def reduce_question(message: str) -> str:

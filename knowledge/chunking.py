@@ -7,37 +7,13 @@ nothing is silently truncated at encode time.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from knowledge.documents import Chunk, Document
+from knowledge.sentences import split_sentences
 
-# A sentence ends at . ! ? (optionally followed by quotes/brackets) before whitespace, or at a line break.
-_SENT_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9-])|\n+")
-_ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|Dr|Mr|Mrs|Ms|vs|etc|approx|No|St|Fig|U\.S)\.)$")
 SPECIAL_TOKENS = 2  # [CLS] and [SEP] of BERT-style embedders
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences (and list items/lines) of ``text``; never loses non-space characters."""
-    out: list[str] = []
-    pos = 0
-    for m in _SENT_END.finditer(text):
-        piece = text[pos : m.start()].strip()
-        # Rejoin splits after abbreviations like "e.g." so they do not start a chunk.
-        if out and _ABBREV.search(out[-1]) and not text[pos - 1 : m.start()].startswith("\n"):
-            out[-1] = f"{out[-1]} {piece}" if piece else out[-1]
-        elif piece:
-            out.append(piece)
-        pos = m.end()
-    tail = text[pos:].strip()
-    if tail:
-        if out and _ABBREV.search(out[-1]):
-            out[-1] = f"{out[-1]} {tail}"
-        else:
-            out.append(tail)
-    return out
 
 
 @dataclass(frozen=True)
@@ -125,16 +101,28 @@ class Chunker:
         return self._exact(text[:mid], budget) + self._exact(text[mid:], budget)
 
     def _pack(self, text: str, budget: int) -> list[str]:
-        sentences = split_sentences(text)
+        # A piece that starts a line of the source (a list item, a lead-in "See a doctor if:")
+        # keeps its line break, so a quoted list reads as a list and its items stay items.
+        # Whitespace is all the same to the embedder's and BM25's tokenizers.
+        lines = [line_sents for line in text.split("\n") if (line_sents := split_sentences(line))]
+        sentences = [s for line_sents in lines for s in line_sents]
+        starts = {sum(len(x) for x in lines[:i]) for i in range(len(lines))}
         pieces: list[tuple[str, int]] = []
-        for sent, n in zip(sentences, self.count_many(sentences), strict=True):
-            pieces.extend([(sent, n)] if n <= budget else self._split_long(sent, budget))
+        for i, (sent, n) in enumerate(zip(sentences, self.count_many(sentences), strict=True)):
+            split = [(sent, n)] if n <= budget else self._split_long(sent, budget)
+            if i in starts and pieces:
+                split[0] = ("\n" + split[0][0], split[0][1])
+            pieces.extend(split)
         chunks: list[str] = []
         cur: list[tuple[str, int]] = []
         cur_n = 0
+
+        def join(items: list[tuple[str, int]]) -> str:
+            return "".join(p if p.startswith("\n") or not k else " " + p for k, (p, _) in enumerate(items)).strip()
+
         for piece, n in pieces:
             if cur and cur_n + n > budget:
-                chunks.append(" ".join(p for p, _ in cur))
+                chunks.append(join(cur))
                 # Carry whole trailing sentences as overlap, never more than the overlap budget.
                 carry: list[tuple[str, int]] = []
                 carried = 0
@@ -147,7 +135,7 @@ class Chunker:
             cur.append((piece, n))
             cur_n += n
         if cur:
-            chunks.append(" ".join(p for p, _ in cur))
+            chunks.append(join(cur))
         return chunks
 
     def chunk(self, doc: Document) -> list[Chunk]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from knowledge.errors import KnowledgeError
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: chunk text keeps the source's line breaks (list items, lead-in lines)
 MANIFEST_NAME = "manifest.json"
 
 
