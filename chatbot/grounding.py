@@ -1,21 +1,24 @@
-"""Is each sentence of an answer supported by the retrieved passages?
+"""Is each sentence of an answer backed by the passage it cites?
 
-Per answer sentence: support = mean of (a) the best embedding cosine against the passages'
-sentences and (b) lexical overlap, the share of the sentence's content-word stems found in the
-best passage. A sentence is supported when support >= ``threshold``. Citations ``[n]`` are
-validated against the numbered sources; a supported sentence without a citation gets its best
-source's number; an unsupported one is flagged or dropped. The same passage-sentence embeddings
-serve the hybrid and extractive answer modes, which pick the passage sentences closest to the
-question.
+Every shown sentence (generated or quoted) is judged by :func:`chatbot.faithfulness.judge`
+against the source it cites (all sources when it cites none): ``supported``, ``unsupported``
+or ``contradicted``. Citations ``[n]`` are validated against the numbered sources; a supported
+sentence without a citation gets its supporting source's number; a contradicted sentence is
+always dropped, an unsupported one is dropped or flagged (``dialogue.unsupported_sentences``).
+``grounded_fraction`` is the share of checked sentences that are supported. The embedding and
+word-overlap ``support`` score is kept for reports and for the hybrid/extractive modes, which
+pick the passage sentences closest to the question with the same passage-sentence embeddings.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from chatbot import faithfulness
+from chatbot.faithfulness_lexicon import NEGATION, REASSURANCE
 from chatbot.query import STOPWORDS, split_sentences
 from chatbot.query import words as _words
 from chatbot.types import Citation
@@ -23,7 +26,7 @@ from chatbot.types import Citation
 if TYPE_CHECKING:
     import numpy as np
 
-    from knowledge.documents import Hit
+    from knowledge.documents import Chunk, Hit
     from knowledge.embedding import Embedder
 
 CITE = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -37,6 +40,7 @@ _EXEMPT = re.compile(
     re.I,
 )
 MIN_CLAIM_WORDS = 3
+EXEMPT_MAX_WORDS = 12
 EMBED_WEIGHT = 0.5
 # Sentence selection (hybrid/extractive): similarity to the question, plus a prior for the
 # retriever's ranking and for a passage's opening sentence (usually its definition).
@@ -105,19 +109,40 @@ class Evidence:
             self._vectors = self.embedder.encode([s.text for s in self.sentences])
         return self._vectors
 
+    def similarity(self, question: str, sentences: Sequence[PassageSentence]) -> list[float]:
+        """How close each of ``sentences`` (this evidence's own, or copies of them with the same
+        source and position) is to ``question``: embedding and word overlap, as in selection."""
+        q_stems = stems(question)
+        qv = self.encode([question])
+        vecs = self.vectors
+        row = {(s.source, s.position): i for i, s in enumerate(self.sentences)}
+        out = []
+        for s in sentences:
+            st = stems(s.text)
+            lex = len(st & q_stems) / len(q_stems) if q_stems else 0.0
+            i = row.get((s.source, s.position))
+            dense = float(vecs[i] @ qv[0]) if vecs is not None and qv is not None and i is not None else 0.0
+            out.append(SELECT_DENSE * dense + SELECT_LEXICAL * lex)
+        return out
+
     def encode(self, texts: list[str]) -> np.ndarray | None:
         return self.embedder.encode(texts) if self.embedder is not None and texts else None
+
+    def dense(self, vector: np.ndarray | None) -> list[float] | None:
+        """Per source, the embedding cosine of ``vector`` and that source's closest sentence."""
+        vecs = self.vectors
+        if vector is None or vecs is None:
+            return None
+        dense = [0.0] * len(self.hits)
+        for ps, sim in zip(self.sentences, vecs @ vector, strict=True):
+            dense[ps.source - 1] = max(dense[ps.source - 1], float(sim))
+        return dense
 
     def support(self, sentence: str, vector: np.ndarray | None) -> tuple[float, int, float, float]:
         """(support, best source, embedding part, lexical part) of one answer sentence."""
         own = stems(sentence)
         lex = [len(own & src) / len(own) if own else 0.0 for src in self.source_stems]
-        dense = [0.0] * len(self.hits)
-        vecs = self.vectors
-        if vector is not None and vecs is not None:
-            sims = vecs @ vector
-            for ps, sim in zip(self.sentences, sims, strict=True):
-                dense[ps.source - 1] = max(dense[ps.source - 1], float(sim))
+        dense = self.dense(vector) or [0.0] * len(self.hits)
         if self.embedder is None:  # lexical only
             scores = lex
         else:
@@ -131,10 +156,15 @@ class Evidence:
 @dataclass
 class SentenceSupport:
     text: str  # as it appears in the final answer (citations included)
-    support: float | None  # None = exempt (no factual claim)
-    source: int  # best-supporting source number, 0 if none
+    support: float | None  # similarity score for reports; None = exempt (no factual claim)
+    source: int  # supporting source number, 0 if none
     supported: bool
     dropped: bool = False
+    verdict: str = "supported"  # chatbot.faithfulness: supported | unsupported | contradicted
+    reason: str = ""
+
+    def record(self) -> dict[str, object]:
+        return {"text": self.text, "verdict": self.verdict, "reason": self.reason, "source": self.source}
 
 
 @dataclass
@@ -147,70 +177,109 @@ class GroundedAnswer:
 
     @property
     def unsupported(self) -> int:
-        return sum(1 for s in self.sentences if not s.supported and s.support is not None)
+        return sum(1 for s in self.sentences if not s.supported and s.support is not None and not s.dropped)
+
+
+def exempt(body: str) -> bool:
+    """A sentence with no factual claim to check: too short, a lead-in line, or a bare referral
+    ("Talk to your pharmacist.") with no number, negation or reassurance that could be wrong."""
+    if len(_words(body)) < MIN_CLAIM_WORDS or body.endswith(":"):
+        return True
+    if not _EXEMPT.search(body) or len(body.split()) > EXEMPT_MAX_WORDS:
+        return False
+    words = set(faithfulness.tokens(body))
+    risky = words & NEGATION or any(w[0].isdigit() for w in words)
+    return not (risky or REASSURANCE.search(faithfulness.normalize(body)))
+
+
+def topic(chunk: Chunk) -> str:
+    """What a passage is about: its document's title without the section ("Asthma — Symptoms")."""
+    return (chunk.title or "").split(" \u2014 ")[0]
+
+
+def _check(
+    body: str, valid: list[int], evidence: Evidence, vector: np.ndarray | None, question: str
+) -> tuple[SentenceSupport, list[int]]:
+    """The verdict on one claim against the sources it cites (all sources when it cites none)."""
+    score = evidence.support(body, vector)[0]
+    numbers = valid or list(range(1, len(evidence.hits) + 1))
+    chunks = [evidence.hits[n - 1].chunk for n in numbers]
+    dense = evidence.dense(vector)
+    i, verdict = faithfulness.judge_any(
+        body,
+        [c.text for c in chunks],
+        question=question,
+        topics=[topic(c) for c in chunks],
+        similarities=[dense[n - 1] for n in numbers] if dense is not None else (),
+    )
+    ok = verdict.supported
+    if ok and not valid:
+        valid = [numbers[i]]
+    shown = attach(body, "".join(f" [{c}]" for c in valid))
+    source = numbers[i] if ok else 0
+    return SentenceSupport(shown, round(score, 4), source, ok, verdict=verdict.verdict, reason=verdict.reason), valid
 
 
 def ground(
     text: str,
     evidence: Evidence,
     *,
-    threshold: float,
-    unsupported: Literal["flag", "drop"] = "flag",
+    unsupported: Literal["flag", "drop"] = "drop",
+    question: str = "",
 ) -> GroundedAnswer:
-    """Score, fix citations and flag or drop unsupported sentences of ``text``."""
+    """Check every sentence of ``text`` with :func:`chatbot.faithfulness.judge`, fix citations,
+    drop contradicted sentences always and unsupported ones unless ``unsupported="flag"``."""
     n_sources = len(evidence.hits)
     paragraphs = answer_sentences(text)
-    flat = [s for p in paragraphs for s in p]
-    plain = [strip_citations(s) for s in flat]
+    plain = [strip_citations(s) for p in paragraphs for s in p]
     vectors = evidence.encode(plain)
-    flags: list[str] = []
     invalid = 0
     results: list[list[SentenceSupport]] = []
     k = 0
     for para in paragraphs:
         out: list[SentenceSupport] = []
         for sentence in para:
-            body = plain[k]
-            vec = vectors[k] if vectors is not None else None
+            body, vec = plain[k], vectors[k] if vectors is not None else None
             k += 1
             cites = cited_numbers(sentence)
             valid = [c for c in dict.fromkeys(cites) if 1 <= c <= n_sources]
             invalid += len(cites) - len([c for c in cites if 1 <= c <= n_sources])
-            if len(_words(body)) < MIN_CLAIM_WORDS or body.endswith(":") or _EXEMPT.search(body):
+            if exempt(body):
                 shown = body + "".join(f" [{c}]" for c in valid) if valid else body
-                out.append(SentenceSupport(shown, None, valid[0] if valid else 0, True))
-                continue
-            score, best, _, _ = evidence.support(body, vec)
-            ok = n_sources > 0 and score >= threshold
-            if ok and not valid:
-                valid = [best]
-            citing = "".join(f" [{c}]" for c in valid)
-            shown = _attach(body, citing)
-            out.append(SentenceSupport(shown, round(score, 4), best if ok else 0, ok))
+                out.append(SentenceSupport(shown, None, valid[0] if valid else 0, True, reason="exempt"))
+            elif n_sources == 0:
+                out.append(SentenceSupport(body, 0.0, 0, False, verdict="unsupported", reason="no_sources"))
+            else:
+                out.append(_check(body, valid, evidence, vec, question)[0])
         results.append(out)
-    if invalid:
-        flags.append(f"invalid_citation:{invalid}")
+    return _assemble(results, invalid, unsupported)
+
+
+def _assemble(results: list[list[SentenceSupport]], invalid: int, unsupported: str) -> GroundedAnswer:
+    flags = [f"invalid_citation:{invalid}"] if invalid else []
     counted = [s for p in results for s in p if s.support is not None]
-    n_bad = sum(1 for s in counted if not s.supported)
-    if n_bad:
-        flags.append(f"unsupported:{n_bad}")
-        if unsupported == "drop":
-            for p in results:
-                for s in p:
-                    if s.support is not None and not s.supported:
-                        s.dropped = True
-            flags.append(f"dropped:{n_bad}")
+    bad = [s for s in counted if not s.supported]
+    contradicted = sum(1 for s in bad if s.verdict == "contradicted")
+    if bad:
+        flags.append(f"unsupported:{len(bad) - contradicted}" if len(bad) > contradicted else "")
+        if contradicted:
+            flags.append(f"contradicted:{contradicted}")
+        for s in bad:  # a contradicted sentence is never shown, whatever the setting
+            s.dropped = unsupported == "drop" or s.verdict == "contradicted"
+        dropped = sum(1 for s in bad if s.dropped)
+        if dropped:
+            flags.append(f"dropped:{dropped}")
     lines = [" ".join(s.text for s in p if not s.dropped) for p in results]
-    final = "\n".join(lines).strip()
-    final = re.sub(r"\n{3,}", "\n\n", final)
+    final = re.sub(r"\n{3,}", "\n\n", "\n".join(lines).strip())
     used: list[int] = []
     for s in (s for p in results for s in p if not s.dropped):
         used += cited_numbers(s.text)
-    fraction = (len(counted) - n_bad) / len(counted) if counted else None
-    return GroundedAnswer(final, [s for p in results for s in p], list(dict.fromkeys(used)), fraction, flags)
+    fraction = (len(counted) - len(bad)) / len(counted) if counted else None
+    sentences = [s for p in results for s in p]
+    return GroundedAnswer(final, sentences, list(dict.fromkeys(used)), fraction, [f for f in flags if f])
 
 
-def _attach(body: str, citing: str) -> str:
+def attach(body: str, citing: str) -> str:
     """Put citations before the sentence's final punctuation: "... airways [1]."."""
     if not citing:
         return body
@@ -256,17 +325,22 @@ def select_sentences(
     boost_terms: Sequence[str] = (),
     exclude: Sequence[str] = (),
     skip: Sequence[PassageSentence] = (),
+    sources: Collection[int] | None = None,
 ) -> list[PassageSentence]:
     """Passage sentences most similar to the question, diverse (MMR), in reading order.
 
     Scored by embedding similarity to the question, lexical overlap with it, a prior for the
     retriever's rank, and a bonus for profile terms ("children", "pregnancy"). ``skip``: sentences
-    already in the answer (never picked again); ``exclude``: texts the picks should not repeat."""
+    already in the answer (never picked again); ``exclude``: texts the picks should not repeat;
+    ``sources``: the source numbers to pick from (all when None)."""
     taken = {(s.source, s.position) for s in skip}
     cands = [
         s
         for s in evidence.sentences
-        if 4 <= len(s.text.split()) <= 60 and _quotable(s) and (s.source, s.position) not in taken
+        if 4 <= len(s.text.split()) <= 60
+        and _quotable(s)
+        and (s.source, s.position) not in taken
+        and (sources is None or s.source in sources)
     ]
     if not cands:
         return []

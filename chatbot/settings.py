@@ -147,8 +147,9 @@ class DialogueSettings(BaseModel):
     answer_mode: Literal["generative", "hybrid", "extractive"] = "hybrid"
     history_token_budget: int = Field(1024, ge=0)
     max_message_chars: int = Field(8000, ge=1)
-    unsupported_sentences: Literal["flag", "drop"] = "flag"
-    ground_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    # "drop": a sentence the faithfulness checker finds unsupported is not shown (a contradicted
+    # one never is); "flag": it is shown with a note saying so.
+    unsupported_sentences: Literal["flag", "drop"] = "drop"
     ask_clarifying: bool = True
     max_sessions: int = Field(1000, ge=1)
     session_ttl_s: int = Field(3600, ge=1)

@@ -79,6 +79,8 @@ class Reply:
     timings: Timings = field(default_factory=Timings)
     retrieved: list[dict[str, Any]] = field(default_factory=list)  # doc_id, chunk_id, score, title
     query: Query | None = None
+    # Per shown (or dropped) sentence: text, verdict (supported | unsupported | contradicted), reason, source.
+    checks: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def refused(self) -> bool:

@@ -111,6 +111,8 @@ def app_settings(data_dir: Any, **server: Any) -> Settings:
         llm={"mode": "mock", "adapter": None},
         embedding={"mode": "mock", "dimension": 256},
         knowledge={"min_score": 0.05},
-        dialogue={"answer_mode": "generative"},
+        # The faces must carry and render whatever text the service shows (echoes, hostile
+        # markup), so the mock model's unsupported sentences are flagged here, not dropped.
+        dialogue={"answer_mode": "generative", "unsupported_sentences": "flag"},
         server={"clinicians": {"dr_ada": "correct horse battery"}, **server},
     )

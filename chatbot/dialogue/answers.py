@@ -12,18 +12,22 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from chatbot import prompts
-from chatbot.grounding import Evidence, opening_sentences, select_sentences, strip_citations
+from chatbot.faithfulness import judge_any, normalize
+from chatbot.faithfulness_lexicon import ANSWER_OPENER
+from chatbot.grounding import Evidence, attach, opening_sentences, select_sentences, strip_citations, topic
 from chatbot.llm.base import GenerationParams, Generator
+from chatbot.planning import TYPE_CUES, about_topic, planned_lead
 from chatbot.query import mentions_medicine, profile_terms
 from chatbot.types import ChatMessage, PatientProfile, Timings
 
 if TYPE_CHECKING:
     from chatbot.dialogue.budget import PromptBudget
     from chatbot.query import Understanding
+    from chatbot.question_type import QuestionType
     from knowledge.documents import Hit
 
 log = logging.getLogger("chatbot.dialogue")
@@ -50,7 +54,7 @@ class AnswerJob:
     profile: PatientProfile | None
     history: list[ChatMessage]
     budget: PromptBudget
-    ground_threshold: float
+    qtype: QuestionType
     timings: Timings
     t0: float
     flags: list[str]
@@ -90,29 +94,73 @@ def hybrid(job: AnswerJob) -> Iterator[str]:
         if cut is not None:
             buffer = buffer[:cut]
             break
-    lead = buffer.strip() if usable_lead(buffer) else ""
-    if lead and not lead_supported(lead, job.evidence, job.ground_threshold):
-        lead = ""  # an unsupported claim must not open the answer, whatever the flag/drop setting
-    if not lead:
-        job.flags.append("lead_dropped")
-        log.info("hybrid lead dropped: %r", buffer[:200])
     job.timings.generation_s = time.perf_counter() - t_gen
     job.count_generated()
+    lead = _checked_lead(job, buffer, question, fitted)
+    planned = None if lead else planned_lead(question, job.qtype, job.evidence, job.understanding.topic)
     boost = profile_terms(job.profile, question)
     opening = opening_sentences(job.evidence, HYBRID_OPENING_WORDS)
+    skip = [*opening, *([planned] if planned else [])]
     picked = opening + select_sentences(
         question,
         job.evidence,
         max_words=HYBRID_PICKED_WORDS,
         max_sentences=HYBRID_PICKED_SENTENCES,
         boost_terms=boost,
-        exclude=[lead, *(s.text for s in opening)],
-        skip=opening,
+        exclude=[lead or (planned.text if planned else ""), *(s.text for s in opening)],
+        skip=skip,
+        sources=_on_topic(job),
     )
+    if planned is not None:
+        job.flags.append("lead_from_source")
+        picked = [s for s in picked if (s.source, s.position) != (planned.source, planned.position)]
+        lead = f"{planned.text.rstrip()} [{planned.source}]"
     picked.sort(key=lambda s: (s.source, s.position))
     if lead:
         yield lead + "\n\n"
     yield prompts.HYBRID_SOURCES_INTRO + "\n" + quote(picked)
+
+
+def _on_topic(job: AnswerJob) -> set[int] | None:
+    """The sources that name the question's topic; None (all) when none does or there is none:
+    a quote about pneumonia does not belong in an answer about asthma."""
+    topic_ = job.understanding.topic
+    keep = {n for n, h in enumerate(job.hits, 1) if about_topic(f"{h.chunk.title} {h.chunk.text}", topic_)}
+    return keep or None
+
+
+def _checked_lead(job: AnswerJob, buffer: str, question: str, fitted: Sequence[Hit]) -> str:
+    """The model's lead when the faithfulness checker finds it supported by one of the lead's
+    sources, else "" (a care question's lead must also say when to get care)."""
+    lead = buffer.strip() if usable_lead(buffer) else ""
+    verdict = None
+    if lead:
+        body = strip_citations(lead)
+        vectors = job.evidence.encode([body])
+        dense = job.evidence.dense(vectors[0] if vectors is not None else None)
+        i, verdict = judge_any(
+            body,
+            [h.chunk.text for h in fitted],
+            question=question,
+            topics=[topic(h.chunk) for h in fitted],
+            similarities=dense[: len(fitted)] if dense is not None else (),
+        )
+        src = fitted[i].chunk if verdict.supported else None
+        if src is None or (job.qtype.label == "care" and not TYPE_CUES["care"].search(normalize(lead))):
+            lead = ""  # a claim the sources do not make must not open the answer
+        elif not about_topic(f"{body} {src.title}", job.understanding.topic):
+            lead = ""  # true of another passage's subject ("Measles is highly contagious" for eczema)
+            verdict = replace(verdict, verdict="unsupported", reason="off_topic")
+        else:
+            # "Yes"/"No" alone answers nothing a patient can check: the checked statement stays,
+            # cited to the source that supports it (the model's own [n] may point elsewhere).
+            rest = _OPENER.sub("", body).strip()
+            body = rest[:1].upper() + rest[1:] if rest != body and len(rest.split()) >= 4 else body
+            lead = attach(body, f" [{i + 1}]")
+    if not lead:
+        job.flags.append("lead_dropped")
+        log.info("hybrid lead dropped (%s): %r", verdict.reason if verdict else "unusable", buffer[:200])
+    return lead
 
 
 def generative(job: AnswerJob) -> Iterator[str]:
@@ -138,13 +186,6 @@ ANSWER_MODES: dict[str, Callable[[AnswerJob], Iterator[str]]] = {
 }
 # Modes whose text the model wrote: streamed through the leak guard.
 MODEL_MODES = frozenset({"hybrid", "generative"})
-
-
-def lead_supported(lead: str, evidence: Evidence, threshold: float) -> bool:
-    body = strip_citations(lead)
-    vectors = evidence.encode([body])
-    score = evidence.support(body, vectors[0] if vectors is not None else None)[0]
-    return bool(evidence.hits) and score >= threshold
 
 
 def whom_to_ask(question: str, profile: PatientProfile | None) -> str:
@@ -181,6 +222,7 @@ def usable_lead(text: str) -> bool:
     return len(lead.split()) >= 4 and not _META_LEAD.search(lead)
 
 
+_OPENER = re.compile(ANSWER_OPENER.pattern, re.I)
 _LIST_MARKER = re.compile(r"^(?:[-*\u2022]\s+)+")
 
 

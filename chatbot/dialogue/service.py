@@ -35,6 +35,7 @@ from chatbot.errors import HealthbotError
 from chatbot.grounding import Evidence, citations_for, ground, strip_citations
 from chatbot.llm.base import Generator
 from chatbot.query import mentions_medicine, understand
+from chatbot.question_type import detect as detect_question_type
 from chatbot.safety import triage as safety_triage
 from chatbot.safety.output import LeakGuard, poisoned
 from chatbot.sessions import SessionStore, trim_history
@@ -91,7 +92,7 @@ class DialogueService:
     @classmethod
     def from_settings(cls, settings: Settings) -> DialogueService:
         """Real backends from settings; the index must exist (``python -m chatbot prepare``)."""
-        from chatbot.llm import build_generator
+        from chatbot.services import build_generator
         from knowledge.embedding import build_embedder
         from knowledge.index import load_retriever
 
@@ -221,7 +222,7 @@ class DialogueService:
             profile=state.profile,
             history=state.prompt_history,
             budget=self.budget,
-            ground_threshold=self.settings.dialogue.ground_threshold,
+            qtype=detect_question_type(state.understanding.query.standalone),
             timings=state.timings,
             t0=state.t0,
             flags=state.flags,
@@ -264,11 +265,11 @@ class DialogueService:
     def _grounded(self, state: TurnState, raw: str, evidence: Evidence, tri: Triage) -> Reply:
         """The checked answer: unsupported sentences flagged or dropped, profile notes added."""
         d = self.settings.dialogue
-        grounded = ground(raw, evidence, threshold=d.ground_threshold, unsupported=d.unsupported_sentences)
-        state.flags.extend(grounded.flags)
-        text = grounded.text
         assert state.understanding is not None
         question = state.understanding.query.standalone
+        grounded = ground(raw, evidence, unsupported=d.unsupported_sentences, question=question)
+        state.flags.extend(grounded.flags)
+        text = grounded.text
         if not strip_citations(text).strip():
             text = prompts.ALL_DROPPED_MESSAGE.format(whom=self._whom(state))
         elif grounded.unsupported and d.unsupported_sentences == "flag":
@@ -287,6 +288,7 @@ class DialogueService:
             flags=state.flags,
             timings=state.timings,
             retrieved=_retrieved(evidence.hits),
+            checks=[s.record() for s in grounded.sentences],
         )
 
     def _whom(self, state: TurnState) -> str:

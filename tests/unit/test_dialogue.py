@@ -8,6 +8,7 @@ import pytest
 
 from chatbot import prompts
 from chatbot.dialogue import DialogueError, DialogueService
+from chatbot.grounding import strip_citations
 from chatbot.llm.base import GenerationParams
 from chatbot.llm.mock import MockGenerator
 from chatbot.settings import Settings
@@ -295,7 +296,9 @@ def test_system_prompt_is_never_revealed(low_threshold: Settings, health_chunks:
 
 def test_unsupported_sentences_flagged_or_dropped(low_threshold: Settings, health_chunks: list[Chunk]) -> None:
     answer = "Asthma makes the airways narrow and swell [1]. Eating three lemons a day cures it forever."
-    service, _, _ = make_service(low_threshold, health_chunks, generator=MockGenerator(answer))
+    service, _, _ = make_service(
+        low_threshold, health_chunks, generator=MockGenerator(answer), unsupported_sentences="flag"
+    )
     flagged = service.reply("What is asthma?")
     assert "unsupported:1" in flagged.flags and "lemons" in flagged.text
     assert prompts.UNSUPPORTED_NOTE.format(n=1) in flagged.text
@@ -362,18 +365,21 @@ def test_hybrid_drops_a_lead_that_says_nothing(low_threshold: Settings, health_c
     )
     events = list(service.stream("How is asthma treated?"))
     streamed = "".join(e.text for e in events if e.kind == "delta")
-    assert streamed.startswith(prompts.HYBRID_SOURCES_INTRO) and "sources are:" not in streamed
+    assert "sources are:" not in streamed
     reply = events[-1].reply
-    assert reply is not None and reply.text.startswith(prompts.HYBRID_SOURCES_INTRO) and reply.citations
-    assert "lead_dropped" in reply.flags
+    assert reply is not None and reply.citations and "lead_dropped" in reply.flags
+    # The passage sentence that answers a treatment question opens the answer instead.
+    lead, rest = reply.text.split("\n\n", 1)
+    assert "lead_from_source" in reply.flags and rest.startswith(prompts.HYBRID_SOURCES_INTRO)
+    assert strip_citations(lead) == "Inhalers that relieve or prevent symptoms are the main treatment."
 
 
 def test_hybrid_never_opens_with_an_unsupported_lead(low_threshold: Settings, health_chunks: list[Chunk]) -> None:
     lead = "Eating three lemons a day cures asthma forever."
     service, _, _ = make_service(low_threshold, health_chunks, mode="hybrid", generator=MockGenerator(lead))
     reply = service.reply("How is asthma treated?")
-    assert "lemons" not in reply.text and "lead_dropped" in reply.flags
-    assert reply.text.startswith(prompts.HYBRID_SOURCES_INTRO) and reply.grounded_fraction == 1.0
+    assert "lemons" not in reply.text and "lead_dropped" in reply.flags and "lead_from_source" in reply.flags
+    assert prompts.HYBRID_SOURCES_INTRO in reply.text and reply.grounded_fraction == 1.0
 
 
 def test_quoted_list_items_do_not_get_a_second_bullet() -> None:

@@ -21,41 +21,41 @@ def test_citation_after_full_stop_stays_with_its_sentence() -> None:
 
 def test_supported_sentence_gets_its_source(health_chunks: list[Chunk]) -> None:
     ev = Evidence(hits(health_chunks), MockEmbedder(256))
-    g = ground("A yearly flu vaccine lowers the risk of getting sick.", ev, threshold=0.5)
+    g = ground("A yearly flu vaccine lowers the risk of getting sick.", ev)
     assert g.text == "A yearly flu vaccine lowers the risk of getting sick [2]."
     assert g.used_sources == [2] and g.grounded_fraction == 1.0 and g.flags == []
 
 
 def test_wrong_and_invalid_citations(health_chunks: list[Chunk]) -> None:
     ev = Evidence(hits(health_chunks), MockEmbedder(256))
-    g = ground("High blood pressure often has no symptoms [9].", ev, threshold=0.5)
+    g = ground("High blood pressure often has no symptoms [9].", ev)
     assert g.text == "High blood pressure often has no symptoms [3]." and "invalid_citation:1" in g.flags
 
 
 def test_unsupported_claims_flagged_or_dropped(health_chunks: list[Chunk]) -> None:
     ev = Evidence(hits(health_chunks), MockEmbedder(256))
     text = "Influenza is a contagious respiratory illness [2]. Garlic necklaces stop every virus."
-    flagged = ground(text, ev, threshold=0.5)
+    flagged = ground(text, ev, unsupported="flag")
     assert flagged.unsupported == 1 and flagged.grounded_fraction == 0.5 and "Garlic" in flagged.text
     assert [s.supported for s in flagged.sentences] == [True, False]
-    dropped = ground(text, ev, threshold=0.5, unsupported="drop")
+    dropped = ground(text, ev, unsupported="drop")
     assert "Garlic" not in dropped.text and dropped.flags == ["unsupported:1", "dropped:1"]
 
 
 def test_referrals_are_not_scored(health_chunks: list[Chunk]) -> None:
     ev = Evidence(hits(health_chunks), MockEmbedder(256))
-    g = ground("Asthma narrows the airways [1]. Please talk to your doctor about it.", ev, threshold=0.5)
+    g = ground("Asthma narrows the airways [1]. Please talk to your doctor about it.", ev)
     assert g.grounded_fraction == 1.0 and g.sentences[1].support is None
 
 
 def test_lexical_only_without_embedder(health_chunks: list[Chunk]) -> None:
     ev = Evidence(hits(health_chunks), None)
-    g = ground("Less salt and regular activity lower high blood pressure.", ev, threshold=0.5)
+    g = ground("Less salt and regular activity lower high blood pressure.", ev)
     assert g.used_sources == [3]
 
 
 def test_nothing_retrieved_means_nothing_supported() -> None:
-    g = ground("Aspirin thins the blood.", Evidence([], MockEmbedder(64)), threshold=0.5)
+    g = ground("Aspirin thins the blood.", Evidence([], MockEmbedder(64)))
     assert g.grounded_fraction == 0.0 and "[" not in g.text
 
 

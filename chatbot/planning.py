@@ -1,0 +1,147 @@
+"""Answer planning: which passage sentences answer the kind of question that was asked.
+
+The question type (:mod:`chatbot.question_type`) picks the passage content that answers it:
+care-seeking advice for "should I worry / when to see a doctor", symptom lists for symptom
+questions, and so on. A passage sentence matches a type by its own words (``TYPE_CUES``) or by
+where it stands (a starter topic's section, a MedQuAD answer's ``qtype``). The planned lead is
+the best matching passage sentence: it opens the answer when the model's lead is rejected, and
+for care questions it always opens it, because "when to get care" is the answer there.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from chatbot.faithfulness import content, normalize, tokens
+
+if TYPE_CHECKING:
+    from chatbot.grounding import Evidence, PassageSentence
+    from chatbot.question_type import QuestionType
+
+# Passage wording that answers each question type (on normalised text).
+TYPE_CUES: dict[str, re.Pattern[str]] = {
+    "care": re.compile(
+        r"\b(?:see|call|contact|visit|ask|talk to|speak to|get|seek) (?:a |an |your |the |local |urgent |medical )?"
+        r"(?:doctor|gp|clinician|nurse|pharmacist|midwife|emergency|medical|health|help|care|provider)"
+        r"|\bemergency\b|\bstraight away\b|\bright away\b|\bsame day\b|\burgent"
+    ),
+    "symptoms": re.compile(r"\bsymptoms?\b|\bsigns?\b|\bfeel\w*\b|\binclude\b"),
+    "causes": re.compile(r"\bcaus\w*|\bdue to\b|\bbecause\b|\btrigger\w*|\bresult\w* from\b|\bleads? to\b"),
+    "treatment": re.compile(r"\btreat\w*|\bmedicine|\btherap\w*|\brelie\w*|\bself-care\b|\bhelps?\b|\bsurgery\b"),
+    "prevention": re.compile(r"\bprevent\w*|\bavoid\w*|\breduc\w* (?:the|your) risk|\bvaccin\w*|\bprotect\w*"),
+    "outlook": re.compile(
+        r"\blasts?\b|\bget better\b|\brecover\w*|\bgo(?:es)? away\b|\boutlook\b|\bweeks?\b|\bdays?\b"
+    ),
+    "tests": re.compile(r"\btests?\b|\bdiagnos\w*|\bexam\w*|\bscan\b|\bx-ray\b|\bblood test\b"),
+    "medicine": re.compile(r"\bdose\b|\bside effects?\b|\btak(?:e|ing)\b|\btablets?\b|\binteract\w*|\bpharmacist\b"),
+    "risk": re.compile(r"\brisk\b|\bmore likely\b|\bspread\w*|\bcontagious\b|\binherit\w*|\bgenes?\b"),
+}
+
+# Starter topic sections (``## When to seek care``) and MedQuAD qtypes that answer each type.
+SECTION_TYPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"seek care|see a doctor|when to|emergency|warning"), "care"),
+    (re.compile(r"symptom|signs"), "symptoms"),
+    (re.compile(r"cause|trigger|risk"), "causes"),
+    (re.compile(r"treat|self-care|medicine|manag"), "treatment"),
+    (re.compile(r"prevent"), "prevention"),
+    (re.compile(r"what it is|overview|about"), "definition"),
+    (re.compile(r"outlook|prognosis"), "outlook"),
+    (re.compile(r"test|diagnos"), "tests"),
+)
+RANK_PRIOR = 0.1  # the retriever's ranking: a tie goes to the better passage
+TOPIC_BONUS = 0.2  # a passage about what was asked beats a similar sentence about something else
+POPULATION_BONUS = 0.15  # "while pregnant": what the source says for that person
+POSITION_COST = 0.03  # a section says its main point first
+POPULATION_CUES: dict[str, re.Pattern[str]] = {
+    "pregnancy": re.compile(r"\bpregnan\w*|\bbreastfeed\w*|\bexpecting\b"),
+    "child": re.compile(r"\bchild\w*|\bbab(?:y|ies)\b|\binfants?\b|\btoddlers?\b|\bkids?\b|\bunder \d+\b"),
+}
+
+
+def section_type(meta: dict[str, object]) -> str | None:
+    """The type a chunk answers, from its starter section or its MedQuAD qtype."""
+    qtype = str(meta.get("qtype") or "").lower()
+    if qtype:
+        from chatbot.question_type_train import QTYPE_LABELS
+
+        return QTYPE_LABELS.get(qtype)
+    section = str(meta.get("section") or "").lower()
+    return next((label for pattern, label in SECTION_TYPES if pattern.search(section)), None)
+
+
+def answers_type(sentence: PassageSentence, evidence: Evidence, label: str) -> bool:
+    cue = TYPE_CUES.get(label)
+    if cue is not None and cue.search(normalize(sentence.text)):
+        return True
+    return label != "care" and section_type(evidence.hits[sentence.source - 1].chunk.metadata) == label
+
+
+def lead_units(evidence: Evidence) -> list[PassageSentence]:
+    """Passage sentences as a lead can quote them: a list item joined to its lead-in line
+    ("See a doctor soon if the cough lasts more than three weeks."), other sentences as they are;
+    headings and bare lead-in lines say nothing on their own."""
+    out: list[PassageSentence] = []
+    lead_in: PassageSentence | None = None
+    for s in evidence.sentences:
+        text = s.text.strip()
+        if text.startswith(("- ", "* ", "\u2022 ")):
+            item = text[2:].strip().rstrip(".;")
+            if item.endswith(":"):
+                lead_in = None  # a new lead-in run into the item (text flattened): its items have no owner
+            elif lead_in is not None and lead_in.source == s.source:
+                out.append(replace(s, text=f"{lead_in.text.rstrip(':').strip()} {item}."))
+            continue
+        lead_in = s if text.endswith(":") else None
+        if not text.endswith((":", "?")):
+            out.append(s)
+    return out
+
+
+def about_topic(text: str, topic: str | None) -> bool:
+    """Whether ``text`` names the question's topic ("eczema" in "Eczema is not contagious")."""
+    if not topic:
+        return True
+    want = set(content(tokens(topic)))
+    return not want or bool(want & set(content(tokens(text))))
+
+
+def planned_lead(
+    question: str, qtype: QuestionType, evidence: Evidence, topic: str | None = None
+) -> PassageSentence | None:
+    """The passage sentence that best answers ``question`` as the type asks.
+
+    Among the type's sentences (for a care question, only those), by similarity to the question
+    plus preferences for the question's topic (its passage names it), the population asked about
+    (pregnancy, children), the retriever's ranking and a passage's earlier sentences."""
+    units = [u for u in lead_units(evidence) if 4 <= len(u.text.split()) <= 45]
+    if qtype.label in ("definition", "other"):
+        # An overview passage opens with its definition: a source's first sentence.
+        matching = [u for u in units if u.position == 0]
+    else:
+        matching = [u for u in units if answers_type(u, evidence, qtype.label)]
+    if matching:
+        units = matching
+    elif qtype.label == "care" or not units:
+        return None  # no care advice in the sources: nothing may pretend to be it
+    population = POPULATION_CUES.get(qtype.population or "")
+    scores = evidence.similarity(question, units)
+
+    def score(i: int) -> float:
+        u = units[i]
+        chunk = evidence.hits[u.source - 1].chunk
+        on_topic = about_topic(f"{chunk.title} {chunk.text}", topic)
+        for_them = population is not None and bool(population.search(u.text.lower()))
+        return (
+            scores[i]
+            + TOPIC_BONUS * on_topic
+            + POPULATION_BONUS * for_them
+            + RANK_PRIOR / u.source
+            - POSITION_COST * min(u.position, 10)
+        )
+
+    return units[max(range(len(units)), key=score)]
+
+
+__all__ = ["TYPE_CUES", "about_topic", "answers_type", "lead_units", "planned_lead", "section_type"]
