@@ -71,7 +71,18 @@ class AnswerJob:
 def extractive(job: AnswerJob) -> Iterator[str]:
     question = job.budget.question(job.understanding, job.hits, job.profile, lead_only=False)
     boost = profile_terms(job.profile, question)
-    picked = select_sentences(question, job.evidence, max_words=EXTRACTIVE_MAX_WORDS, boost_terms=boost)
+    # The sentence that answers the question's type comes first (for "should I worry", when to get care).
+    planned = planned_lead(question, job.qtype, job.evidence, job.understanding.topic)
+    first = [planned] if planned is not None else []
+    picked = first + select_sentences(
+        question,
+        job.evidence,
+        max_words=EXTRACTIVE_MAX_WORDS,
+        boost_terms=boost,
+        skip=first,
+        exclude=[s.text for s in first],
+        sources=_on_topic(job),
+    )
     job.first_token()
     yield prompts.EXTRACTIVE_INTRO + "\n" + quote(picked)
 
