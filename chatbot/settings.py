@@ -1,4 +1,8 @@
-"""The one typed settings object: defaults < YAML file < ``HEALTHBOT_`` environment.
+"""The one typed settings object: defaults < YAML file < profiles < ``HEALTHBOT_`` environment.
+
+Profiles (``HEALTHBOT_PROFILES=gpu`` or ``mock,...``) are ``settings-<name>.yaml`` files in
+:data:`PROFILES_DIR`, deep-merged in order over the YAML file (``settings.yaml`` there when none
+is given).
 
 Nothing else in the project reads environment variables; load once with
 :func:`load_settings` and pass the object (or the section a component needs) in.
@@ -25,7 +29,10 @@ from chatbot.errors import HealthbotError
 EMBEDDED = "embedded"
 SHIPPED_ADAPTER = "default"
 
-_yaml_path: ContextVar[Path | None] = ContextVar("_yaml_path", default=None)
+# settings.yaml and the settings-<profile>.yaml deployment profiles (the repository root).
+PROFILES_DIR = Path(__file__).resolve().parent.parent
+
+_yaml_files: ContextVar[tuple[Path, ...]] = ContextVar("_yaml_files", default=())
 
 
 class SettingsError(HealthbotError, ValueError):
@@ -204,9 +211,9 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = _yaml_path.get()
-        if path is not None:
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        files = _yaml_files.get()
+        if files:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=files, deep_merge=True))
         return tuple(sources)
 
     # Derived locations, so no component invents its own.
@@ -235,22 +242,48 @@ def _format_error(err: ValidationError) -> str:
     return "invalid settings: " + "; ".join(parts)
 
 
-def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
-    """Load settings from ``config`` (or ``$HEALTHBOT_CONFIG``) plus the environment.
+def profile_names() -> list[str]:
+    """The deployment profiles available in :data:`PROFILES_DIR`."""
+    return sorted(p.name[len("settings-") : -len(".yaml")] for p in PROFILES_DIR.glob("settings-*.yaml"))
 
-    ``overrides`` are keyword values that win over everything (used by CLIs and tests).
-    """
+
+def _settings_files(config: str | Path | None) -> list[Path]:
+    """The YAML files to merge, in order: the settings file, then each ``$HEALTHBOT_PROFILES`` file."""
     path_s = config if config is not None else os.environ.get("HEALTHBOT_CONFIG")
     path = Path(path_s) if path_s else None
     if path is not None and not path.is_file():
         raise SettingsError(f"settings file not found: {path} (set HEALTHBOT_CONFIG or pass --config)")
-    token = _yaml_path.set(path)
+    names = [n.strip() for n in os.environ.get("HEALTHBOT_PROFILES", "").split(",") if n.strip()]
+    if not names:
+        return [path] if path is not None else []
+    base = path or PROFILES_DIR / "settings.yaml"
+    files = [base] if base.is_file() else []
+    for name in names:
+        file = PROFILES_DIR / f"settings-{name}.yaml"
+        if not file.is_file():
+            raise SettingsError(
+                f"unknown settings profile {name!r} in HEALTHBOT_PROFILES (no {file.name} in {PROFILES_DIR}); "
+                f"available: {', '.join(profile_names()) or 'none'}"
+            )
+        files.append(file)
+    return files
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from ``config`` (or ``$HEALTHBOT_CONFIG``), the ``$HEALTHBOT_PROFILES``
+    profiles and the environment.
+
+    ``overrides`` are keyword values that win over everything (used by CLIs and tests).
+    """
+    files = _settings_files(config)
+    token = _yaml_files.set(tuple(files))
     try:
         return Settings(**overrides)
     except ValidationError as err:
         raise SettingsError(_format_error(err)) from None
     except Exception as err:  # yaml syntax errors surface here
         detail = " ".join(str(err).split())
-        raise SettingsError(f"could not read settings from {path}: {detail}") from None
+        names = ", ".join(str(f) for f in files)
+        raise SettingsError(f"could not read settings from {names}: {detail}") from None
     finally:
-        _yaml_path.reset(token)
+        _yaml_files.reset(token)
