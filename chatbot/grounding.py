@@ -82,6 +82,32 @@ def answer_sentences(text: str) -> list[list[str]]:
     return paragraphs
 
 
+_ITEM = re.compile(r"^\s*[-*\u2022]\s+")
+
+
+def _with_lead_ins(pieces: list[str]) -> list[str]:
+    """Passage sentences as they may be quoted: a list item joined to its lead-in line ("See a
+    doctor soon if the cough lasts more than three weeks."), so an item never reads as a fact
+    on its own or under another list's heading; a bare lead-in line is not quoted (""). Items
+    of a list without a lead-in (under a heading) stay items."""
+    out: list[str] = []
+    lead_in = ""
+    for piece in pieces:
+        text = piece.strip()
+        if _ITEM.match(text):
+            item = _ITEM.sub("", text).rstrip(".;")
+            if item.endswith(":"):  # a lead-in run into an item (flattened text): nothing to trust
+                lead_in, text = "", ""
+            elif lead_in:
+                text = f"{lead_in.rstrip(':').strip()} {item}."
+        elif text.endswith(":"):
+            lead_in, text = text, ""
+        else:
+            lead_in = ""
+        out.append(text)
+    return out
+
+
 @dataclass
 class PassageSentence:
     source: int  # 1-based source number
@@ -97,8 +123,8 @@ class Evidence:
         self.embedder = embedder
         self.sentences: list[PassageSentence] = []
         for n, hit in enumerate(self.hits, 1):
-            for i, s in enumerate(split_sentences(hit.chunk.text)):
-                if len(s.split()) >= 3:
+            for i, s in enumerate(_with_lead_ins(split_sentences(hit.chunk.text))):
+                if s and len(s.split()) >= 3:
                     self.sentences.append(PassageSentence(n, i, s))
         self.source_stems = [stems(h.chunk.text) for h in self.hits]
         self._vectors: np.ndarray | None = None

@@ -11,10 +11,11 @@ for care questions it always opens it, because "when to get care" is the answer 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from chatbot.faithfulness import content, normalize, tokens
+from chatbot.faithfulness import content, normalize, stem, tokens
+from chatbot.faithfulness_lexicon import GENERIC
+from chatbot.faithfulness_model import salient
 
 if TYPE_CHECKING:
     from chatbot.grounding import Evidence, PassageSentence
@@ -79,32 +80,32 @@ def answers_type(sentence: PassageSentence, evidence: Evidence, label: str) -> b
 
 
 def lead_units(evidence: Evidence) -> list[PassageSentence]:
-    """Passage sentences as a lead can quote them: a list item joined to its lead-in line
-    ("See a doctor soon if the cough lasts more than three weeks."), other sentences as they are;
-    headings and bare lead-in lines say nothing on their own."""
-    out: list[PassageSentence] = []
-    lead_in: PassageSentence | None = None
-    for s in evidence.sentences:
-        text = s.text.strip()
-        if text.startswith(("- ", "* ", "\u2022 ")):
-            item = text[2:].strip().rstrip(".;")
-            if item.endswith(":"):
-                lead_in = None  # a new lead-in run into the item (text flattened): its items have no owner
-            elif lead_in is not None and lead_in.source == s.source:
-                out.append(replace(s, text=f"{lead_in.text.rstrip(':').strip()} {item}."))
-            continue
-        lead_in = s if text.endswith(":") else None
-        if not text.endswith((":", "?")):
-            out.append(s)
-    return out
+    """Passage sentences that can open an answer: whole statements, including a list item with
+    its lead-in ("See a doctor soon if the cough lasts more than three weeks."), not a bare item
+    of a list under a heading ("- Wheezing") and not a question heading."""
+    return [
+        s for s in evidence.sentences if not s.text.startswith(("- ", "* ", "\u2022 ")) and not s.text.endswith("?")
+    ]
 
 
 def about_topic(text: str, topic: str | None) -> bool:
     """Whether ``text`` names the question's topic ("eczema" in "Eczema is not contagious")."""
     if not topic:
         return True
-    want = set(content(tokens(topic)))
+    words = [w for w in tokens(topic) if w.isalpha()]
+    # The topic's rare words name it ("glaucoma" in "main treatments relieve glaucoma").
+    rare = {stem(w) for w in words if len(w) > 3 and salient(w)}
+    want = (rare or set(content(words))) - GENERIC
     return not want or bool(want & set(content(tokens(text))))
+
+
+def on_topic(title: str, text: str, topic: str | None, question: str) -> bool:
+    """Whether a passage is about what was asked: it names the question's topic, or its title
+    names a rare word of the question ("ibuprofen for asthma": the asthma passage is about it too)."""
+    if about_topic(f"{title} {text}", topic):
+        return True
+    rare = {stem(w) for w in tokens(question) if w.isalpha() and len(w) > 3 and salient(w)} - GENERIC
+    return bool(rare & set(content(tokens(title))))
 
 
 def planned_lead(
@@ -144,4 +145,4 @@ def planned_lead(
     return units[max(range(len(units)), key=score)]
 
 
-__all__ = ["TYPE_CUES", "about_topic", "answers_type", "lead_units", "planned_lead", "section_type"]
+__all__ = ["TYPE_CUES", "about_topic", "answers_type", "lead_units", "on_topic", "planned_lead", "section_type"]

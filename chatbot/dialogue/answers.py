@@ -84,7 +84,8 @@ def extractive(job: AnswerJob) -> Iterator[str]:
         sources=_on_topic(job),
     )
     job.first_token()
-    yield prompts.EXTRACTIVE_INTRO + "\n" + quote(picked)
+    if picked:  # nothing to quote: the service says the sources do not cover it
+        yield prompts.EXTRACTIVE_INTRO + "\n" + quote(picked)
 
 
 def hybrid(job: AnswerJob) -> Iterator[str]:
@@ -128,8 +129,9 @@ def hybrid(job: AnswerJob) -> Iterator[str]:
         lead = f"{planned.text.rstrip()} [{planned.source}]"
     picked.sort(key=lambda s: (s.source, s.position))
     if lead:
-        yield lead + "\n\n"
-    yield prompts.HYBRID_SOURCES_INTRO + "\n" + quote(picked)
+        yield lead + ("\n\n" if picked else "")
+    if picked:  # never a heading with nothing under it
+        yield prompts.HYBRID_SOURCES_INTRO + "\n" + quote(picked)
 
 
 def _on_topic(job: AnswerJob) -> set[int] | None:

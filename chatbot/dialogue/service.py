@@ -32,8 +32,9 @@ from chatbot.dialogue.budget import RETRIEVAL_MAX_TOKENS, PromptBudget
 from chatbot.dialogue.history import TriageFn, conversation_context, replayable
 from chatbot.dialogue.turn import Turn, TurnOptions, TurnState
 from chatbot.errors import HealthbotError
-from chatbot.grounding import Evidence, citations_for, ground, strip_citations
+from chatbot.grounding import Evidence, citations_for, ground
 from chatbot.llm.base import Generator
+from chatbot.planning import on_topic
 from chatbot.query import mentions_medicine, understand
 from chatbot.question_type import detect as detect_question_type
 from chatbot.safety import triage as safety_triage
@@ -134,6 +135,7 @@ class DialogueService:
             self._search(state.understanding) if state.turn.hits is None else self._usable(state.turn.hits)
         )
         state.flags.extend(search_flags)
+        hits = self._on_topic(hits, state)
         state.timings.retrieval_s = time.perf_counter() - t1
         yield ReplyEvent("triage", triage=tri)
         yield ReplyEvent("sources", citations=tuple(citations_for(hits)))
@@ -148,13 +150,14 @@ class DialogueService:
         evidence = Evidence(hits, self.embedder)
         generated: list[str] = []
         parts: list[str] = []
-        guarded = yield from self._guarded(self._job(state, hits, evidence, generated), parts, generated)
+        job = self._job(state, hits, evidence, generated)
+        guarded = yield from self._guarded(job, parts, generated)
         if not guarded:
             state.flags.append("system_prompt_leak")
             text = prompts.LEAK_REFUSAL
             reply = Reply(text=text, triage=tri, flags=state.flags, timings=state.timings, retrieved=_retrieved(hits))
         else:
-            reply = self._grounded(state, "".join(parts), evidence, tri)
+            reply = self._grounded(state, "".join(parts), job, tri)
         yield self._finish(state, reply)
 
     # ------------------------------------------------------------------ steps
@@ -262,15 +265,23 @@ class DialogueService:
             return False
         return True
 
-    def _grounded(self, state: TurnState, raw: str, evidence: Evidence, tri: Triage) -> Reply:
-        """The checked answer: unsupported sentences flagged or dropped, profile notes added."""
-        d = self.settings.dialogue
+    def _grounded(self, state: TurnState, raw: str, job: AnswerJob, tri: Triage) -> Reply:
+        """The checked answer: unsupported sentences flagged or dropped, profile notes added.
+        When no checked claim of the model's is left (only a lead-in such as "follow these
+        steps:"), the sources' own sentences answer instead: show less, cite more."""
+        d, evidence = self.settings.dialogue, job.evidence
         assert state.understanding is not None
         question = state.understanding.query.standalone
         grounded = ground(raw, evidence, unsupported=d.unsupported_sentences, question=question)
         state.flags.extend(grounded.flags)
+        if d.answer_mode != "extractive" and not any(
+            s.support is not None and not s.dropped for s in grounded.sentences
+        ):
+            state.flags.append("answer_from_sources")
+            grounded = ground("".join(ANSWER_MODES["extractive"](job)), evidence, unsupported="drop", question=question)
+            state.flags.extend(f for f in grounded.flags if f not in state.flags)
         text = grounded.text
-        if not strip_citations(text).strip():
+        if not any(s.support is not None and not s.dropped for s in grounded.sentences):  # only a lead-in left
             text = prompts.ALL_DROPPED_MESSAGE.format(whom=self._whom(state))
         elif grounded.unsupported and d.unsupported_sentences == "flag":
             text += "\n\n" + prompts.UNSUPPORTED_NOTE.format(n=grounded.unsupported)
@@ -290,6 +301,16 @@ class DialogueService:
             retrieved=_retrieved(evidence.hits),
             checks=[s.record() for s in grounded.sentences],
         )
+
+    def _on_topic(self, hits: list[Hit], state: TurnState) -> list[Hit]:
+        """The passages that name the question's topic: a passage about another condition that
+        merely scores above the threshold answers nothing ("not covered" is the honest reply)."""
+        assert state.understanding is not None
+        u = state.understanding
+        kept = [h for h in hits if on_topic(h.chunk.title, h.chunk.text, u.topic, u.query.standalone)]
+        if len(kept) < len(hits):
+            state.flags.append(f"off_topic_sources_removed:{len(hits) - len(kept)}")
+        return kept
 
     def _whom(self, state: TurnState) -> str:
         assert state.understanding is not None

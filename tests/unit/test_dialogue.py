@@ -390,3 +390,14 @@ def test_quoted_list_items_do_not_get_a_second_bullet() -> None:
         [PassageSentence(1, 0, "Use a reliever inhaler."), PassageSentence(2, 3, "- Follow a written action plan.")]
     )
     assert text == "- Use a reliever inhaler. [1]\n- Follow a written action plan. [2]"
+
+
+def test_passages_about_another_condition_do_not_answer(low_threshold: Settings, health_chunks: list[Chunk]) -> None:
+    # The fake retriever returns the asthma, flu and blood-pressure passages for anything.
+    service, gen, _ = make_service(low_threshold, health_chunks, mode="hybrid")
+    reply = service.reply("What are the main treatments that relieve glaucoma symptoms?")
+    assert "no_relevant_source" in reply.flags and any(f.startswith("off_topic_sources_removed:") for f in reply.flags)
+    assert gen.calls == [] and not reply.citations
+    # a rare word of the question that a passage names keeps it ("ibuprofen for asthma")
+    kept = service.reply("Can I use my inhaler for asthma when I have the flu?")
+    assert kept.citations and "no_relevant_source" not in kept.flags
