@@ -7,12 +7,14 @@ nothing is silently truncated at encode time.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from knowledge.documents import Chunk, Document
 from knowledge.sentences import split_sentences
 
+_ITEM = re.compile(r"^[-*\u2022]\s")  # a list item's line
 SPECIAL_TOKENS = 2  # [CLS] and [SEP] of BERT-style embedders
 
 
@@ -120,7 +122,8 @@ class Chunker:
         def join(items: list[tuple[str, int]]) -> str:
             return "".join(p if p.startswith("\n") or not k else " " + p for k, (p, _) in enumerate(items)).strip()
 
-        for piece, n in pieces:
+        lead_in: tuple[str, int] | None = None  # the line that owns the list being packed
+        for k, (piece, n) in enumerate(pieces):
             if cur and cur_n + n > budget:
                 chunks.append(join(cur))
                 # Carry whole trailing sentences as overlap, never more than the overlap budget.
@@ -131,9 +134,25 @@ class Chunker:
                         break
                     carry.insert(0, (p, pn))
                     carried += pn
+                # A list cut by the chunk boundary restates its lead-in ("See a doctor soon if:"),
+                # so no item of it is ever read alone or under another list's lead-in.
+                first = (carry[0][0] if carry else piece).lstrip("\n")
+                if (
+                    lead_in is not None
+                    and _ITEM.match(first)
+                    and lead_in not in carry
+                    and carried + lead_in[1] + n <= budget
+                ):
+                    carry.insert(0, (lead_in[0].lstrip("\n"), lead_in[1]))
+                    carried += lead_in[1]
                 cur, cur_n = carry, carried
             cur.append((piece, n))
             cur_n += n
+            bare = piece.lstrip("\n")
+            if bare.endswith(":"):  # "See a doctor soon if:", at the start or the end of its line
+                lead_in = (piece, n)
+            elif (piece.startswith("\n") or k == 0) and not _ITEM.match(bare):
+                lead_in = None  # a new paragraph: the list is over
         if cur:
             chunks.append(join(cur))
         return chunks

@@ -61,7 +61,7 @@ def _open(out: Path, **kw: object) -> HybridRetriever:
 def test_build_writes_manifest_and_search_finds_the_right_doc(tmp_path: Path) -> None:
     out = tmp_path / "idx"
     m = _build(out)
-    assert (m.n_documents, m.embedder, m.dimension, m.version) == (4, "mock-64", 64, 2)
+    assert (m.n_documents, m.embedder, m.dimension, m.version) == (4, "mock-64", 64, 3)
     assert m.n_chunks > 4  # small chunk budget: several chunks per document
     assert set(m.files) >= {"docs.jsonl", "chunks.jsonl", "chunk_vectors.npy", "dense.faiss", "dense_rows.npy"}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left

@@ -238,3 +238,14 @@ def test_fast_enough_for_every_passage_every_turn() -> None:
             split_sentences(p)
         best = min(best, (time.perf_counter() - t0) / len(passages))
     assert best < 0.002  # about 0.1 ms here; the budget is 2 ms per ~200-word passage
+
+
+def test_a_list_cut_by_a_chunk_boundary_restates_its_lead_in() -> None:
+    from knowledge.chunking import Chunker, ChunkerConfig
+    from knowledge.documents import Document
+
+    text = "See a doctor soon if:\n" + "\n".join(f"- symptom number {i} lasts more than a week" for i in range(12))
+    chunker = Chunker(lambda t: len(t.split()), ChunkerConfig(chunk_tokens=40, overlap_tokens=0))
+    chunks = chunker.chunk(Document("d", text, title="T"))
+    assert len(chunks) > 1
+    assert all(c.text.startswith("See a doctor soon if:\n- ") for c in chunks)
