@@ -16,7 +16,8 @@ from chatbot import prompts
 from chatbot.query import mentions_medicine, words
 from chatbot.types import PatientProfile, Triage
 
-FEVER = re.compile(r"\b(?:fever|feverish|temperature|high temp|pyrexia|fiebre|calentura)\b", re.I)
+# "hay fever" is an allergy, not a temperature to manage.
+FEVER = re.compile(r"\b(?<!hay )(?:fever|feverish|temperature|high temp|pyrexia|fiebre|calentura)\b", re.I)
 _AGE_IN_TEXT = re.compile(
     r"\b\d{1,3}\s*(?:-|\s)?\s*(?:years?|yrs?|y/?o|months?|mos?|weeks?|wks?|days?)\b(?:\s*-?\s*old)?"
     r"|\b(?:i am|i'm|im|aged?)\s+\d{1,3}\b",

@@ -401,3 +401,9 @@ def test_passages_about_another_condition_do_not_answer(low_threshold: Settings,
     # a rare word of the question that a passage names keeps it ("ibuprofen for asthma")
     kept = service.reply("Can I use my inhaler for asthma when I have the flu?")
     assert kept.citations and "no_relevant_source" not in kept.flags
+
+
+def test_hay_fever_is_not_a_fever_to_ask_an_age_about() -> None:
+    from chatbot import clarify
+
+    assert clarify.FEVER.search("what helps a fever?") and not clarify.FEVER.search("what helps hay fever?")
