@@ -135,7 +135,7 @@ class DialogueService:
             self._search(state.understanding) if state.turn.hits is None else self._usable(state.turn.hits)
         )
         state.flags.extend(search_flags)
-        hits = self._on_topic(hits, state)
+        found, hits = hits, self._on_topic(hits, state)
         state.timings.retrieval_s = time.perf_counter() - t1
         yield ReplyEvent("triage", triage=tri)
         yield ReplyEvent("sources", citations=tuple(citations_for(hits)))
@@ -145,7 +145,9 @@ class DialogueService:
                 state.flags.append("no_index")
             text = prompts.no_source_message(self._whom(state))
             yield ReplyEvent("delta", text=text)
-            yield self._finish(state, Reply(text=text, triage=tri, flags=state.flags, timings=state.timings))
+            # What the retriever found stays on record (the flags say it was about something else).
+            reply = Reply(text=text, triage=tri, flags=state.flags, timings=state.timings, retrieved=_retrieved(found))
+            yield self._finish(state, reply)
             return
         evidence = Evidence(hits, self.embedder)
         generated: list[str] = []
