@@ -51,6 +51,7 @@ SECTION_TYPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"outlook|prognosis"), "outlook"),
     (re.compile(r"test|diagnos"), "tests"),
 )
+SYMPTOM_LEAD = re.compile(r"\b(?:symptoms?|signs?)\b[^.]*\b(?:include|includes|including|such as|are)\b")
 RANK_PRIOR = 0.1  # the retriever's ranking: a tie goes to the better passage
 TOPIC_BONUS = 0.2  # a passage about what was asked beats a similar sentence about something else
 POPULATION_BONUS = 0.15  # "while pregnant": what the source says for that person
@@ -120,6 +121,12 @@ def planned_lead(
     if qtype.label in ("definition", "other"):
         # An overview passage opens with its definition: a source's first sentence.
         matching = [u for u in units if u.position == 0]
+    elif qtype.label == "symptoms":
+        # Symptoms are a list; a lone sentence of the section ("A sudden worsening is called an
+        # asthma attack.") answers nothing, so only a sentence that names them opens the answer.
+        matching = [u for u in units if SYMPTOM_LEAD.search(normalize(u.text))]
+        if not matching:
+            return None
     else:
         matching = [u for u in units if answers_type(u, evidence, qtype.label)]
     if matching:

@@ -53,3 +53,18 @@ def test_topic_beats_a_similar_sentence_about_something_else() -> None:
     question = "Is eczema contagious?"
     lead = planned_lead(question, detect(question), evidence(MEASLES, ECZEMA), topic="eczema")
     assert lead is not None and lead.text == "Eczema is not contagious."
+
+
+def test_symptom_question_opens_only_with_a_sentence_that_names_the_symptoms() -> None:
+    asthma = Chunk(
+        "asthma#1",
+        "asthma",
+        "- Wheezing\n- Shortness of breath\nSymptoms can come and go. A sudden worsening is called an asthma attack.",
+        title="Asthma — Symptoms",
+        metadata={"section": "Symptoms"},
+    )
+    question = "What are the symptoms of asthma?"
+    assert planned_lead(question, detect(question), evidence(asthma), topic="asthma") is None
+    listed = Chunk("flu#1", "flu", "Symptoms of flu include fever, cough and aches.", title="Flu — Symptoms")
+    lead = planned_lead("What are the symptoms of flu?", detect("What are the symptoms of flu?"), evidence(listed))
+    assert lead is not None and lead.text.startswith("Symptoms of flu include")
