@@ -51,7 +51,7 @@ SECTION_TYPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"outlook|prognosis"), "outlook"),
     (re.compile(r"test|diagnos"), "tests"),
 )
-SYMPTOM_LEAD = re.compile(r"\b(?:symptoms?|signs?)\b[^.]*\b(?:include|includes|including|such as|are)\b")
+SYMPTOM_LEAD = re.compile(r"\b(?:symptoms?|signs?)(?: of [\w ,'-]{1,40})? (?:can |may |often |usually )?includes?\b")
 RANK_PRIOR = 0.1  # the retriever's ranking: a tie goes to the better passage
 TOPIC_BONUS = 0.2  # a passage about what was asked beats a similar sentence about something else
 POPULATION_BONUS = 0.15  # "while pregnant": what the source says for that person
