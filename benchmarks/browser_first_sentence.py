@@ -47,17 +47,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.serving import pct  # noqa: E402  (one percentile helper for the serving benchmarks)
+from tests.app_helpers import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (the browser tests' launch settings)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 OUT_JSON = REPO / "artifacts" / "first-sentence.json"
 SHOT = REPO / "artifacts" / "screenshots" / "first-sentence.png"
 SHOT_TOP = REPO / "artifacts" / "screenshots" / "first-sentence-top.png"

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from chatbot.dialogue import DialogueService
@@ -24,6 +25,17 @@ EVIL_OUTPUT = (
     "onerror=alert('img')> ![tracker](http://evil.example/md.png) [click](javascript:alert('link')) "
     "<iframe src=http://evil.example/></iframe> Done [1]."
 )
+# Debian's Chromium and how the browser tests and benchmarks launch it (headless, offline).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 EMERGENCY_TEXT = "Call your local emergency number now (test guidance)."
 
 

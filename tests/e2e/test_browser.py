@@ -14,23 +14,21 @@ import httpx
 import pytest
 
 from chatbot.storage import Storage
-from tests.app_helpers import EMERGENCY_TEXT, ScriptedGenerator, app_settings, make_service, serve
+from tests.app_helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    EMERGENCY_TEXT,
+    ScriptedGenerator,
+    app_settings,
+    make_service,
+    serve,
+)
 from tests.conftest import REPO, make_chunk
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = REPO / "artifacts" / "screenshots"
 AUTH = ("dr_ada", "correct horse battery")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
