@@ -128,6 +128,7 @@ class Evidence:
                     self.sentences.append(PassageSentence(n, i, s))
         self.source_stems = [stems(h.chunk.text) for h in self.hits]
         self._vectors: np.ndarray | None = None
+        self._questions: dict[str, np.ndarray | None] = {}
 
     @property
     def vectors(self) -> np.ndarray | None:
@@ -139,7 +140,7 @@ class Evidence:
         """How close each of ``sentences`` (this evidence's own, or copies of them with the same
         source and position) is to ``question``: embedding and word overlap, as in selection."""
         q_stems = stems(question)
-        qv = self.encode([question])
+        qv = self._question_vector(question)
         vecs = self.vectors
         row = {(s.source, s.position): i for i, s in enumerate(self.sentences)}
         out = []
@@ -150,6 +151,12 @@ class Evidence:
             dense = float(vecs[i] @ qv[0]) if vecs is not None and qv is not None and i is not None else 0.0
             out.append(SELECT_DENSE * dense + SELECT_LEXICAL * lex)
         return out
+
+    def _question_vector(self, question: str) -> np.ndarray | None:
+        # The planned lead and the quote selection ask about the same question: embed it once.
+        if question not in self._questions:
+            self._questions[question] = self.encode([question])
+        return self._questions[question]
 
     def encode(self, texts: list[str]) -> np.ndarray | None:
         return self.embedder.encode(texts) if self.embedder is not None and texts else None
@@ -370,19 +377,12 @@ def select_sentences(
     ]
     if not cands:
         return []
-    q_stems = stems(question)
     boost = {t for term in boost_terms for t in stems(term)}
-    vecs = evidence.vectors
-    idx = {id(s): i for i, s in enumerate(evidence.sentences)}
-    qv = evidence.encode([question])
     base: list[float] = []
-    for s in cands:
-        st = stems(s.text)
-        lex = len(st & q_stems) / len(q_stems) if q_stems else 0.0
-        dense = float(vecs[idx[id(s)]] @ qv[0]) if vecs is not None and qv is not None else 0.0
+    for s, sim in zip(cands, evidence.similarity(question, cands), strict=True):
         prior = SELECT_RANK_PRIOR / s.source + (SELECT_OPENING_BONUS if s.position == 0 else 0.0)
-        bonus = 0.1 if boost and st & boost else 0.0
-        base.append(SELECT_DENSE * dense + SELECT_LEXICAL * lex + prior + bonus)
+        bonus = 0.1 if boost and stems(s.text) & boost else 0.0
+        base.append(sim + prior + bonus)
     excluded = [stems(e) for e in exclude]
     chosen: list[int] = []
     used_words = 0
