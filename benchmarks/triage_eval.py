@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from chatbot.safety import triage
-from chatbot.safety.evaluate import DEFAULT_SET, HOLDOUT_SET, Item, evaluate, format_report, load
+from chatbot.safety.evaluate import TUNED_SET, TUNED_SECOND_SET, Item, evaluate, format_report, load
 from chatbot.safety.lexicon import normalize
 from chatbot.safety.triage import red_flags
 
@@ -99,7 +99,7 @@ def main() -> int:
     args = parser.parse_args()
     systems = [("healthbot triage", ours), ("patterns-only", patterns_only), ("keywords", keywords)]
     normalize("warm up")
-    for path in (DEFAULT_SET, HOLDOUT_SET):
+    for path in (TUNED_SET, TUNED_SECOND_SET):
         if not path.is_file():
             continue
         items = load(path)

@@ -350,6 +350,80 @@ EMERGENCY_ADVICE: dict[str, str] = {
         "for a baby under 1), and repeat until help arrives."
     ),
     "heat_stroke": "Move them somewhere cool, take off extra clothing, and cool them with water and fanning.",
+    "pulmonary_embolism": (
+        "Sit upright and keep still while you wait. Tell the call handler about any recent operation, long "
+        "journey, pregnancy, hormone medicine or a swollen calf."
+    ),
+    "aortic_dissection": (
+        "Lie down and keep as still as you can. Don't eat, drink or take any medicine unless the call handler "
+        "tells you to."
+    ),
+    "child_breathing": (
+        "Keep the child calm and upright, for example on your lap. Don't look down their throat and don't give "
+        "food or drink while they struggle to breathe."
+    ),
+    "dka": (
+        "Tell the call handler the person has diabetes and is vomiting, drowsy or breathing fast. Bring their "
+        "glucose meter, ketone meter and medicines."
+    ),
+    "gi_bleeding": (
+        "Don't eat or drink anything. Lie down on your side if you feel faint or drowsy, and tell the call handler "
+        "about any blood thinners or anti-inflammatory painkillers you take."
+    ),
+    "trauma": (
+        "Don't move someone who may have hurt their neck or back unless they are in danger where they are. Press "
+        "firmly on any heavy bleeding and keep them warm."
+    ),
+    "ectopic": (
+        "Don't eat or drink in case an operation is needed, and tell the call handler you are, or may be, pregnant."
+    ),
+    "fetal_movement": (
+        "Call your maternity unit or midwife now, day or night, and don't wait until tomorrow. Don't use a home "
+        "heartbeat monitor to reassure yourself."
+    ),
+    "torsion": (
+        "This needs surgery within hours to save the testicle or ovary. Don't eat or drink, and go to the "
+        "emergency department now rather than waiting to see a doctor later."
+    ),
+    "cauda_equina": (
+        "Go to the emergency department now and say you have back pain with numbness around your bottom or "
+        "genitals, or changes in passing urine or stools; this needs a scan the same day."
+    ),
+    "carbon_monoxide": (
+        "Get everyone, pets included, out into fresh air now. Turn off the appliance only if it is safe, and "
+        "don't go back inside until it has been checked."
+    ),
+    "hypothermia": (
+        "Move them somewhere warm, take off wet clothing and wrap them in blankets. Warm them slowly with warm, "
+        "sweet drinks if they are fully awake; don't rub their limbs or use hot water."
+    ),
+    "dehydration": (
+        "If they can drink, give small sips of fluid often; keep breastfeeding or giving feeds to a baby. Don't "
+        "wait to see if they pass urine later."
+    ),
+    "eye": (
+        "For a chemical in the eye, rinse it with clean running water for at least 20 minutes while you wait. "
+        "Don't rub the eye and don't try to remove anything stuck in it."
+    ),
+    "abdominal": (
+        "Don't eat or drink in case an operation is needed, and don't use a hot water bottle. Tell the call "
+        "handler where the pain started and whether you could be pregnant."
+    ),
+    "drowning": (
+        "If they are not breathing normally, start CPR; the call handler will talk you through it. Anyone pulled "
+        "from the water who coughed or went under needs to be checked, even if they now seem fine."
+    ),
+    "electrical": (
+        "Don't touch them until the power is off or they are clear of the source. Then check their breathing and "
+        "cool any burns under cool running water."
+    ),
+    "confusion": (
+        "Stay with them and keep them safe. Tell the call handler when the change started, and bring a list of "
+        "their medicines."
+    ),
+    "hypertensive": (
+        "Sit down and rest while you wait. Don't take extra blood pressure tablets unless a clinician tells you to."
+    ),
 }
 EMERGENCY_ADVICE_DEFAULT = (
     "Stay with the person, don't eat or drink until assessed, and follow the call handler's advice."
@@ -365,10 +439,45 @@ EMERGENCY_ADVICE_ES: dict[str, str] = {
     "seizure": "Aparta los objetos duros, no sujetes a la persona ni le metas nada en la boca, y cuando paren las sacudidas ponla de lado.",
     "unconscious": "Comprueba si respira con normalidad. Si no respira, empieza la RCP; el operador te guiará.",
     "anaphylaxis": "Si hay un autoinyector de adrenalina (como EpiPen), úsalo ahora en la parte externa del muslo.",
+    "gi_bleeding": "No comas ni bebas nada. Si te mareas, túmbate de lado, y di al operador si tomas anticoagulantes.",
+    "carbon_monoxide": "Sal ahora al aire libre con todas las personas y mascotas, y no vuelvas a entrar hasta que revisen el aparato.",
+    "eye": "Si es un producto químico, lava el ojo con agua limpia corriente durante al menos 20 minutos. No lo frotes.",
+    "torsion": "Necesita cirugía en pocas horas. No comas ni bebas y ve ahora a urgencias.",
+    "abdominal": "No comas ni bebas por si hace falta operar, y di al operador dónde empezó el dolor.",
+    "breathing": "Siéntate erguido, afloja la ropa y usa el inhalador de rescate si lo tienes.",
+    "burns": "Enfría la quemadura con agua corriente fresca (no helada) durante 20 minutos y cúbrela con film o un paño limpio.",
+    "choking": "Si no puede respirar, toser ni llorar, da hasta 5 golpes en la espalda y luego 5 compresiones abdominales.",
+    "heat_stroke": "Llévale a un sitio fresco, quítale ropa y enfríale con agua y aire.",
+    "hypothermia": "Llévale a un sitio cálido, quítale la ropa mojada y abrígale con mantas; caliéntale poco a poco.",
 }
 EMERGENCY_ADVICE_DEFAULT_ES = (
     "Quédate con la persona, no comas ni bebas nada hasta que te valoren y sigue las indicaciones del operador."
 )
+# Not an emergency, but a clinician should see it today (the learned triage's "urgent" level).
+# The same words as the starter topics' middle care level ("Contact a doctor urgently, the same day").
+SAME_DAY_NOTE = (
+    "From what you describe, contact a doctor urgently, the same day: a same-day appointment, an urgent care "
+    "centre or a nurse advice line (111 in the UK). If it gets worse or you feel very unwell, call your local "
+    "emergency number."
+)
+SAME_DAY_NOTE_ES = (
+    "Por lo que describes, consulta con un médico hoy mismo: una cita urgente en tu centro de salud, un servicio "
+    "de urgencias o una línea de consejo sanitario. Si empeora o te encuentras muy mal, llama a tu número local de "
+    "emergencias."
+)
+# The starter topics' care levels (knowledge/starter/README.md): one set of words for the content,
+# the answer code and the triage.
+CARE_LEVELS: dict[str, str] = {
+    "emergency": "Call your local emergency number now if:",
+    "same_day": "Contact a doctor urgently, the same day, if:",
+    "appointment": "Book an appointment with a doctor if:",
+}
+
+
+def same_day_note(lang: str = "en") -> str:
+    return SAME_DAY_NOTE_ES if lang == "es" else SAME_DAY_NOTE
+
+
 SAFETY_DISCLAIMER = (
     "I'm an automated assistant, not a clinician, and I can't examine you: when in doubt, call for help."
 )

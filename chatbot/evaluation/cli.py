@@ -58,7 +58,7 @@ def register(subparsers: Any) -> None:
         default="original",
         help="liveqa: ask the consumer's original message (default) or the NLM summary",
     )
-    ev.add_argument("--input", help="safety: labelled JSONL (default: tests/data/triage.jsonl)")
+    ev.add_argument("--input", help="safety: labelled JSONL (default: tests/data/triage_tuned.jsonl)")
     ev.add_argument("--limit", type=int, help="only the first N questions/messages")
     ev.add_argument("--offset", type=int, default=0, help="skip the first N items (run a long set in shards)")
     ev.add_argument(

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from chatbot.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent.parent
-DEFAULT_SAFETY_SET = REPO / "tests" / "data" / "triage.jsonl"
+DEFAULT_SAFETY_SET = REPO / "tests" / "data" / "triage_tuned.jsonl"
 
 
 @dataclass

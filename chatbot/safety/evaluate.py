@@ -20,17 +20,24 @@ from pathlib import Path
 
 from chatbot.errors import HealthbotError
 
-LABELS = ("emergency", "benign", "harmful", "off_topic", "injection")
+# "routine" and "urgent" are the labels of the held-out set (docs/triage-categories.md): both
+# expect no alarm; "routine" counts as benign for the false-alarm rate.
+LABELS = ("emergency", "benign", "routine", "urgent", "harmful", "off_topic", "injection")
 EXPECTED = {
     "emergency": "emergency",
     "benign": "ok",
+    "routine": "ok",
+    "urgent": "ok",
     "harmful": "harmful",
     "off_topic": "off_topic",
     "injection": "injection",
 }
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_SET = REPO / "tests" / "data" / "triage.jsonl"
-HOLDOUT_SET = REPO / "tests" / "data" / "triage_holdout.jsonl"
+TUNED_SET = REPO / "tests" / "data" / "triage_tuned.jsonl"
+# Both tuned on while the rules were written (the second began as a held-out set and was read
+# for errors and tuned on afterwards); the held-out set was written later and never tuned on.
+TUNED_SECOND_SET = REPO / "tests" / "data" / "triage_tuned_second.jsonl"
+HELDOUT_SET = REPO / "tests" / "data" / "triage_heldout.jsonl"
 
 Classifier = Callable[[str], str]
 
@@ -89,8 +96,9 @@ class Report:
 
     @property
     def false_alarm_rate(self) -> float:
-        benign = self.by_label["benign"]
-        return 1.0 - benign.rate if benign.n else 0.0
+        n = sum(self.by_label[k].n for k in ("benign", "routine"))
+        hit = sum(self.by_label[k].hit for k in ("benign", "routine"))
+        return 1.0 - hit / n if n else 0.0
 
 
 def evaluate(items: Iterable[Item], classify: Classifier) -> Report:
@@ -105,7 +113,7 @@ def evaluate(items: Iterable[Item], classify: Classifier) -> Report:
             group = report.emergency_by_group[(item.category, item.lang)]
             group.n += 1
             group.hit += correct
-        if item.label == "benign":
+        if item.label in ("benign", "routine"):
             fa = report.false_alarms_by_lang[item.lang]
             fa.n += 1
             fa.hit += not correct
@@ -134,8 +142,9 @@ def format_report(name: str, report: Report) -> str:
     for label in LABELS:
         c = report.by_label.get(label)
         if c and c.n:
-            metric = "false alarms" if label == "benign" else "recall"
-            value = (c.n - c.hit) / c.n if label == "benign" else c.rate
+            benign = label in ("benign", "routine")
+            metric = "false alarms" if benign else "recall"
+            value = (c.n - c.hit) / c.n if benign else c.rate
             rows.append([label, c.n, metric, f"{value:.1%}"])
     out.append(_table(["label", "n", "metric", "value"], rows))
     rows = [[cat, lang, c.n, f"{c.rate:.1%}"] for (cat, lang), c in sorted(report.emergency_by_group.items())]
@@ -156,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "files", nargs="*", type=Path, help="labelled JSONL files (default: the set and the held-out set)"
     )
     args = parser.parse_args(argv)
-    files = args.files or [p for p in (DEFAULT_SET, HOLDOUT_SET) if p.is_file()]
+    files = args.files or [p for p in (TUNED_SET, TUNED_SECOND_SET) if p.is_file()]
     try:
         for path in files:
             print(format_report(str(path), evaluate(load(path), triage_label)))

@@ -12,7 +12,7 @@ under a millisecond and needs no model. Two kinds of evidence per category:
   or when it says the thing is happening now ("right now", "suddenly", "won't stop").
 
 Recall comes first: a false alarm costs a reader a few seconds, a missed emergency costs more.
-Measured by ``benchmarks/triage_eval.py`` on ``tests/data/triage.jsonl`` and a held-out file.
+Measured by ``benchmarks/triage_eval.py`` on ``tests/data/triage_tuned.jsonl`` and a held-out file.
 """
 
 from __future__ import annotations
@@ -208,10 +208,22 @@ RULES: tuple[tuple[str, Strength, re.Pattern[str]], ...] = (
             r"\bcant (?:stop|control) (?:the |his |her |my )?bleed\w*|\bsoak\w* (?:a |through )?(?:pad|pads|towel)\b.{0,30}\bevery\b",
             r"\b(?:bleeding|bleed|bled) (?:very |really )?(?:heavily|a lot|badly|profusely|everywhere|non ?stop)\b|\bheavy bleeding\b",
             r"\bblood everywhere\b|\b(?:spurting|gushing|pouring|squirting|pumping)\b",
-            r"\b(?:vomiting|throwing up|coughing|coughing up|spitting up|vomited|threw up) (?:up )?(?:lots of |a lot of |some |bright red |fresh )?blood\b",
-            r"\bblood in (?:my|his|her) vomit\b|\bblack (?:tarry |tar )?(?:stool|poop|poo)\b|\btarry (?:stool|poop)\b",
+            r"\b(?:wont|doesnt|isnt|cant|will not|does not) stop bleeding\b|\bstill bleeding\b.{0,30}\b(?:pressure|pressing|minutes|hour)",
+            r"\b(?:coughing|coughing up|spitting up) (?:up )?(?:lots of |a lot of |some |bright red |fresh )?blood\b",
             r"\b(?:cut|chopped|sliced) off (?:my|his|her) (?:finger|toe|hand)|\bamputat\w*",
-            r"\b(?:sangre|sangra|sangrado|sangrando)\b.{0,30}\b(?:no para|no se detiene|a chorros|mucho|mucha|abundante)|\bsale a chorros\b|\bvomit\w* sangre\b",
+            r"\b(?:sangre|sangra|sangrado|sangrando)\b.{0,30}\b(?:no para|no se detiene|a chorros|mucho|mucha|abundante)|\bsale a chorros\b",
+        ),
+    ),
+    # --- bleeding inside the gut: its own guidance (nothing to press on, nothing by mouth)
+    (
+        "gi_bleeding",
+        "strong",
+        _rx(
+            r"\b(?:vomiting|throwing up|vomited|threw up|puking|puked) (?:up )?(?:lots of |a lot of |some |bright red |fresh )?blood\b",
+            r"\bblood in (?:my|his|her|the) vomit\b|\bblack (?:tarry |tar )?(?:stool|stools|poop|poo)\b|\btarry (?:stool|stools|poop)\b",
+            r"\b(?:stool|stools|poop|poo)\b (?:is|are|has been|have been|looks?|went) (?:\w+ )?black\b",
+            r"\b(?:vomit\w*|throw\w* up|threw up|puk\w*|sick)\b.{0,40}\bcoffee ?grounds?\b|\bcoffee ?grounds?\b.{0,40}\b(?:vomit\w*|throw\w* up|threw up|sick)\b",
+            r"\bvomit\w* sangre\b|\bposos? de cafe\b|\bheces negras\b",
         ),
     ),
     # --- overdose (self-inflicted or accidental, adult)

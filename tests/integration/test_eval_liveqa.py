@@ -121,7 +121,7 @@ def test_evaluate_safety_sample_with_embedded_model(liveqa_config: tuple[Path, P
 
     config, tmp = liveqa_config
     if not DEFAULT_SAFETY_SET.is_file():
-        pytest.skip("tests/data/triage.jsonl not present")
+        pytest.skip("tests/data/triage_tuned.jsonl not present")
     rows = [json.loads(x) for x in DEFAULT_SAFETY_SET.read_text(encoding="utf-8").splitlines() if x.strip()]
     sample = []
     for label in ("emergency", "benign", "harmful", "off_topic", "injection"):

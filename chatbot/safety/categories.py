@@ -1,0 +1,64 @@
+"""Emergency categories: the 44 of the triage data (``docs/triage-categories.md``) and the
+first-aid guidance each one gets.
+
+The learned stage predicts a data category; the rules name a guidance category directly. The
+table below is the one place that says which guidance text (``prompts.EMERGENCY_ADVICE``) fits
+which emergency, so a gut bleed never gets "press on the wound". A new category is one row here,
+one guidance text in ``chatbot/prompts.py`` and its examples in the training data.
+"""
+
+from __future__ import annotations
+
+# data category -> guidance key of ``prompts.EMERGENCY_ADVICE`` (declarative table)
+GUIDANCE: dict[str, str] = {
+    "cardiac": "chest_pain",
+    "cardiac_atypical": "chest_pain",
+    "stroke": "stroke",
+    "tia": "stroke",
+    "pulmonary_embolism": "pulmonary_embolism",
+    "aortic_dissection": "aortic_dissection",
+    "anaphylaxis": "anaphylaxis",
+    "asthma_attack": "breathing",
+    "breathing": "breathing",
+    "choking": "choking",
+    "croup_child": "child_breathing",
+    "sepsis": "sepsis",
+    "meningitis": "meningitis",
+    "dka": "dka",
+    "hypoglycaemia": "diabetic",
+    "head_injury": "head_injury",
+    "seizure": "seizure",
+    "gi_bleeding": "gi_bleeding",
+    "severe_bleeding": "bleeding",
+    "major_trauma": "trauma",
+    "ectopic_pregnancy": "ectopic",
+    "preeclampsia": "pregnancy",
+    "pregnancy_bleeding": "pregnancy",
+    "reduced_fetal_movement": "fetal_movement",
+    "testicular_torsion": "torsion",
+    "ovarian_torsion": "torsion",
+    "cauda_equina": "cauda_equina",
+    "carbon_monoxide": "carbon_monoxide",
+    "heat_stroke": "heat_stroke",
+    "hypothermia": "hypothermia",
+    "poisoning_child": "poisoning",
+    "overdose_adult": "overdose",
+    "self_harm_direct": "self_harm",
+    "self_harm_indirect": "self_harm",
+    "infant_fever": "infant_fever",
+    "severe_dehydration": "dehydration",
+    "burns": "burns",
+    "eye_emergency": "eye",
+    "acute_abdomen": "abdominal",
+    "unconscious": "unconscious",
+    "drowning": "drowning",
+    "electrical_injury": "electrical",
+    "acute_confusion": "confusion",
+    "hypertensive_emergency": "hypertensive",
+}
+DATA_CATEGORIES = tuple(GUIDANCE)
+
+
+def guidance_key(category: str) -> str:
+    """The guidance key for a data category or a rule category (rules already use guidance keys)."""
+    return GUIDANCE.get(category, category)
