@@ -17,17 +17,20 @@ message) and the questions of a random sample of MedQuAD documents.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from chatbot import prompts
 from chatbot.safety import triage
-from chatbot.safety.evaluate import TUNED_SET, TUNED_SECOND_SET, Item, evaluate, format_report, load
+from chatbot.safety.evaluate import TUNED_SECOND_SET, TUNED_SET, Item, evaluate, format_report, load
 from chatbot.safety.lexicon import normalize
 from chatbot.safety.triage import red_flags
 
@@ -90,14 +93,124 @@ def external_questions(shared: Path, medquad_files: int) -> dict[str, list[str]]
     return sets
 
 
+def torch_threads_one() -> None:
+    """Latency is reported for one core: the figure a busy host sees per message."""
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
+
+def load_model() -> Any:
+    """The shipped classifier on the embedded MiniLM's query path (what ``make run`` gets)."""
+    from chatbot.safety.learned import TriageModel
+    from chatbot.settings import EmbeddingSettings
+    from knowledge.embedding import build_embedder, encode_queries
+
+    embedder = build_embedder(EmbeddingSettings())
+    return TriageModel.load(lambda texts: encode_queries(embedder, texts))
+
+
+def heldout(model: Any) -> None:
+    """Rules only, classifier only and combined on the held-out set, with 95% intervals
+    (percentile bootstrap over messages), per category, Spanish, and classifier latency."""
+    from chatbot.question_type_train import accuracy_interval
+    from chatbot.safety.evaluate import HELDOUT_SET
+
+    items = [json.loads(line) for line in HELDOUT_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows: dict[str, list[bool]] = {}
+    combined_results = [triage(i["text"], model=model) for i in items]
+    rows["rules only"] = [triage(i["text"]).label == "emergency" for i in items]
+    rows["classifier only"] = [model.score(i["text"]).level == "emergency" for i in items]
+    rows["combined (shipped)"] = [r.label == "emergency" for r in combined_results]
+    emergency = [i["label"] == "emergency" for i in items]
+    routine = [i["label"] == "routine" for i in items]
+    urgent = [i["label"] == "urgent" for i in items]
+    print(f"== {HELDOUT_SET.relative_to(HELDOUT_SET.parents[2])} (held out: never tuned on; {len(items)} messages)")
+    header = f"{'system':20} {'emergency recall [95% CI]':>30} {'false alarms, routine [95% CI]':>32} {'urgent -> emergency':>20}"
+    print(header)
+    print("-" * len(header))
+    for name, alarm in rows.items():
+        rec = accuracy_interval([a for a, e in zip(alarm, emergency, strict=True) if e])
+        fa = accuracy_interval([a for a, r in zip(alarm, routine, strict=True) if r])
+        up = sum(a for a, u in zip(alarm, urgent, strict=True) if u)
+        print(
+            f"{name:20} {rec.value:>8.1%} [{rec.low:.1%}, {rec.high:.1%}] (n={rec.n:>3}) "
+            f"{fa.value:>8.1%} [{fa.low:.1%}, {fa.high:.1%}] (n={fa.n:>3}) {up:>12}/{sum(urgent)}"
+        )
+    spanish = [
+        (i, r) for i, r in zip(items, combined_results, strict=True) if i["lang"] == "es" and i["label"] == "emergency"
+    ]
+    caught_es = [r.label == "emergency" for _, r in spanish]
+    in_spanish = [r.label == "emergency" and r.message.startswith((prompts.EMERGENCY_LEAD_ES, prompts.CRISIS_MESSAGE_ES)) for _, r in spanish]
+    print(
+        f"\nSpanish emergencies (combined): recall {sum(caught_es)}/{len(spanish)}, "
+        f"answered in Spanish {sum(in_spanish)}/{len(spanish)}"
+    )
+    by_cat: dict[str, list[tuple[bool, bool, bool]]] = {}
+    for item, r_rules, r_model, r_comb in zip(
+        items, rows["rules only"], rows["classifier only"], rows["combined (shipped)"], strict=True
+    ):
+        if item["label"] == "emergency":
+            by_cat.setdefault(item["category"], []).append((r_rules, r_model, r_comb))
+    fa_cat: dict[str, list[bool]] = {}
+    for item, alarm in zip(items, rows["combined (shipped)"], strict=True):
+        if item["label"] == "routine":
+            fa_cat.setdefault(item["category"], []).append(alarm)
+    print(
+        f"\n{'category':24} {'n':>3} {'rules':>6} {'model':>6} {'combined':>9} {'routine n':>10} {'false alarms':>13}"
+    )
+    for cat in sorted(set(by_cat) | set(fa_cat)):
+        got = by_cat.get(cat, [])
+        fa = fa_cat.get(cat, [])
+        cols = [sum(g[k] for g in got) / len(got) if got else float("nan") for k in range(3)]
+        fa_rate = sum(fa) / len(fa) if fa else float("nan")
+        print(f"{cat:24} {len(got):>3} {cols[0]:>6.0%} {cols[1]:>6.0%} {cols[2]:>9.0%} {len(fa):>10} {fa_rate:>13.0%}")
+    times = []
+    for item in items:
+        t0 = time.perf_counter()
+        model.score(item["text"])
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    p50, p95 = times[len(times) // 2], times[int(len(times) * 0.95)]
+    print(f"\nClassifier latency per message, one core: p50 {p50:.1f} ms, p95 {p95:.1f} ms (embedding + heads)")
+    misses = [
+        i
+        for i, a in zip(items, rows["combined (shipped)"], strict=True)
+        if (i["label"] == "emergency") != a and i["label"] != "urgent"
+    ]
+    if misses:
+        print("\nCombined errors (label: text)")
+        for i in misses:
+            print(f"  {i['label']:9} {i['category']:22} {i['text'][:150]}")
+    print()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--details", action="store_true", help="print per-category tables and errors for ours")
     parser.add_argument("--shared-data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     parser.add_argument("--medquad-files", type=int, default=400)
+    parser.add_argument(
+        "--no-model", action="store_true", help="rules only (skip the learned stage and held-out table)"
+    )
     args = parser.parse_args()
-    systems = [("healthbot triage", ours), ("patterns-only", patterns_only), ("keywords", keywords)]
+    systems: list[tuple[str, Callable[[str], str]]] = [
+        ("rules only", ours),
+        ("patterns-only", patterns_only),
+        ("keywords", keywords),
+    ]
+    torch_threads_one()
+    model = None if args.no_model else load_model()
+    if model is not None:
+        heldout(model)
+        systems.insert(0, ("combined (shipped)", lambda text: triage(text, model=model).label))
     normalize("warm up")
     for path in (TUNED_SET, TUNED_SECOND_SET):
         if not path.is_file():
@@ -139,7 +252,7 @@ def main() -> int:
                 print(f"{name:44} {system:18} {len(labels):>5} {emergency:>10.1%} {non_ok:>11.1%}")
             if args.details:
                 for t in texts:
-                    result = triage(t)
+                    result = triage(t, model=model)
                     if result.label != "ok":
                         print(f"  {result.label} ({result.category}): {t[:160]}")
     return 0

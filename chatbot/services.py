@@ -8,13 +8,16 @@ backends themselves; they get them through this module (see :mod:`chatbot.workbe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chatbot.llm.base import Generator
     from chatbot.settings import Settings
-    from chatbot.types import ChatMessage
+    from chatbot.types import ChatMessage, Triage
+
+    TriageFn = Callable[..., Triage]
 
 # Topics the generation benchmark's prompt does not use, so int8 is not fitted to the test prompt.
 CALIBRATION_QUESTION = "I have type 2 diabetes and high blood pressure. Which symptoms should make me call a doctor?"
@@ -46,3 +49,31 @@ def build_generator(settings: Settings) -> Generator:
 
     calibration = calibration_messages() if settings.llm.mode == "hf" else None
     return llm.build_generator(settings, calibration=calibration)
+
+
+def build_triage(settings: Settings, embedder: Any | None) -> TriageFn:
+    """The triage the dialogue runs: the rules, plus the learned classifier in ``combined`` mode.
+
+    The classifier was trained on the embedded MiniLM's vectors, so it reuses the service's
+    embedder only when that is the same model; otherwise (a bigger embedder on a GPU host, the
+    mock) it loads the embedded one for itself, on the query path.
+    """
+    from functools import partial
+
+    from chatbot.safety import triage
+    from chatbot.safety.learned import MODEL_PATH, TriageModel
+    from knowledge.embedding import build_embedder, encode_queries
+
+    if settings.triage.mode == "rules":
+        return triage
+    path = settings.triage.model_path or MODEL_PATH
+    meta_path = path.with_suffix(".json")
+    import json
+
+    trained_on = json.loads(meta_path.read_text(encoding="utf-8")).get("embedder", "") if meta_path.is_file() else ""
+    if embedder is None or getattr(embedder, "name", None) != trained_on:
+        from chatbot.settings import EmbeddingSettings
+
+        embedder = build_embedder(EmbeddingSettings(), cache_dir=settings.data_dir / "cache")
+    model = TriageModel.load(lambda texts: encode_queries(embedder, texts), path, meta_path)
+    return partial(triage, model=model)

@@ -162,6 +162,15 @@ class DialogueSettings(BaseModel):
     session_ttl_s: int = Field(3600, ge=1)
 
 
+class TriageSettings(BaseModel):
+    mode: Literal["combined", "rules"] = Field(
+        "combined",
+        description="combined: red-flag rules or the learned classifier (chatbot/safety/learned.py) raise the "
+        "alarm; rules: the rules alone (no embedding of the message, for tests and tiny hosts).",
+    )
+    model_path: Path | None = Field(None, description="Classifier weights (.npz, with its .json beside it).")
+
+
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=1, le=65535)
@@ -194,6 +203,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     dialogue: DialogueSettings = Field(default_factory=DialogueSettings)
+    triage: TriageSettings = Field(default_factory=TriageSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
 
     @field_validator("data_dir", "shared_data")

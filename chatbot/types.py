@@ -38,6 +38,10 @@ class Triage:
     reason: str = ""  # what matched, for logs and reports
     message: str = ""  # fixed text shown to the user (emergency guidance, refusal, question)
     language: str = "en"
+    # "same_day" when the message is not an emergency but needs a clinician today (shown first).
+    care: str = ""
+    source: str = ""  # what raised it: "rules", "classifier" or "rules+classifier"
+    score: float | None = None  # the classifier's emergency probability, when it ran
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,8 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
         data_dir=tmp_path / "data",
         llm={"mode": "mock", "adapter": None},
         embedding={"mode": "mock", "dimension": 256},
+        # The learned triage needs MiniLM; tests that want it pass a model in.
+        triage={"mode": "rules"},
     )
 
 

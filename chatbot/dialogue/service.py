@@ -93,14 +93,20 @@ class DialogueService:
     @classmethod
     def from_settings(cls, settings: Settings) -> DialogueService:
         """Real backends from settings; the index must exist (``python -m chatbot prepare``)."""
-        from chatbot.services import build_generator
+        from chatbot.services import build_generator, build_triage
         from knowledge.embedding import build_embedder
         from knowledge.index import load_retriever
 
         retriever = load_retriever(settings)
         # The retriever already loaded the embedder its index was built with; share it.
         embedder = getattr(retriever, "embedder", None) or build_embedder(settings.embedding)
-        return cls(settings, generator=build_generator(settings), retriever=retriever, embedder=embedder)
+        return cls(
+            settings,
+            generator=build_generator(settings),
+            retriever=retriever,
+            embedder=embedder,
+            triage=build_triage(settings, embedder),
+        )
 
     # ------------------------------------------------------------------ the port
 
@@ -139,6 +145,8 @@ class DialogueService:
         state.timings.retrieval_s = time.perf_counter() - t1
         yield ReplyEvent("triage", triage=tri)
         yield ReplyEvent("sources", citations=tuple(citations_for(hits)))
+        if tri.care == "same_day":  # needs a clinician today: said first, before any quoted text
+            yield ReplyEvent("delta", text=prompts.same_day_note(tri.language) + "\n\n")
         if not hits:
             state.flags.append("no_relevant_source")
             if self.retriever is None:
@@ -355,6 +363,9 @@ class DialogueService:
 
     def _finish(self, state: TurnState, reply: Reply) -> ReplyEvent:
         reply.query = state.query
+        if reply.triage.label == "ok" and reply.triage.care == "same_day":
+            reply.text = prompts.same_day_note(reply.triage.language) + "\n\n" + reply.text
+            reply.flags.append("same_day_care")
         reply.timings.total_s = time.perf_counter() - state.t0
         if state.session_id is not None:
             self.sessions.update(

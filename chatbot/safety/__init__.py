@@ -14,9 +14,11 @@ import re
 from collections.abc import Sequence
 
 from chatbot import prompts
+from chatbot.safety.categories import guidance_key
+from chatbot.safety.learned import LearnedFinding, TriageModel
 from chatbot.safety.lexicon import detect_language, normalize
 from chatbot.safety.policy import harmful_category, injection_category, off_topic_category
-from chatbot.safety.triage import ACUTE, assess
+from chatbot.safety.triage import ACUTE, Assessment, assess
 from chatbot.types import ChatMessage, PatientProfile, Triage
 
 # A short follow-up to an emergency ("what do I do now?", "he's still not breathing right")
@@ -40,14 +42,43 @@ def _continues_emergency(message: str, history: Sequence[ChatMessage], profile: 
     return earlier.category if earlier.emergency else None
 
 
-def triage(message: str, history: Sequence[ChatMessage] | None = None, profile: PatientProfile | None = None) -> Triage:
-    """Label ``message`` ok | emergency | injection | harmful | off_topic, with the fixed reply text."""
+def _emergency(found: Assessment, learned: LearnedFinding | None, lang: str) -> Triage | None:
+    """Emergency if the rules or the classifier say so. The rules' category wins when both
+    fire (it names what matched); the classifier's category picks the guidance otherwise."""
+    score = None if learned is None else learned.emergency_p
+    by_model = learned is not None and learned.level == "emergency"
+    if found.emergency:
+        reason = found.reason + (f"; {learned.reason()}" if learned is not None else "")
+        source = "rules+classifier" if by_model else "rules"
+        message = prompts.emergency_message(found.category, lang)
+        return Triage("emergency", found.category, reason, message, lang, source=source, score=score)
+    if learned is not None and by_model:
+        category = guidance_key(learned.category)
+        message = prompts.emergency_message(category, lang)
+        return Triage("emergency", category, learned.reason(), message, lang, source="classifier", score=score)
+    return None
+
+
+def triage(
+    message: str,
+    history: Sequence[ChatMessage] | None = None,
+    profile: PatientProfile | None = None,
+    *,
+    model: TriageModel | None = None,
+) -> Triage:
+    """Label ``message`` ok | emergency | injection | harmful | off_topic, with the fixed reply text.
+
+    ``model`` is the learned second stage; without it the rules decide alone. An ``ok`` message
+    the model thinks needs a clinician today carries ``care="same_day"``.
+    """
     if len(message) > _SCAN_HEAD + _SCAN_TAIL:
         message = message[:_SCAN_HEAD] + "\n" + message[-_SCAN_TAIL:]
     lang = detect_language(message)
     found = assess(message, profile)
-    if found.emergency:
-        return Triage("emergency", found.category, found.reason, prompts.emergency_message(found.category, lang), lang)
+    learned = model.score(message) if model is not None else None
+    emergency = _emergency(found, learned, lang)
+    if emergency is not None:
+        return emergency
     if history:
         category = _continues_emergency(message, history, profile)
         if category is not None:
@@ -62,6 +93,10 @@ def triage(message: str, history: Sequence[ChatMessage] | None = None, profile: 
     kind = off_topic_category(message)
     if kind is not None:
         return Triage("off_topic", kind, f"not a health question: {kind}", prompts.off_topic_message(lang), lang)
+    if learned is not None:
+        care = "same_day" if learned.level == "urgent" else ""
+        reason = "; ".join(r for r in (found.reason, learned.reason()) if r)
+        return Triage("ok", "", reason, "", lang, care=care, source="classifier", score=learned.emergency_p)
     return Triage("ok", "", found.reason, "", lang)
 
 

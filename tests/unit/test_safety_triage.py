@@ -10,7 +10,7 @@ import pytest
 
 from chatbot import prompts
 from chatbot.safety import triage
-from chatbot.safety.evaluate import TUNED_SET, EXPECTED, TUNED_SECOND_SET, evaluate, load, triage_label
+from chatbot.safety.evaluate import EXPECTED, TUNED_SECOND_SET, TUNED_SET, evaluate, load, triage_label
 from chatbot.safety.lexicon import correct_token, detect_language, normalize
 from chatbot.types import ChatMessage, PatientProfile
 

@@ -1,0 +1,141 @@
+"""Learned second stage of the red-flag triage: a linear classifier over the message.
+
+The rules in :mod:`chatbot.safety.triage` are precise and explainable but only know the
+wordings they were written for. This stage scores any wording: features are the sentence
+embedding of the message (all-MiniLM-L6-v2, the embedded default embedder) and hashed
+character n-grams of its normalised text (typos, Spanish, slang the English embedder
+misses). Three heads, all logistic regressions trained by :mod:`chatbot.safety.learned_train`:
+
+* ``level``: routine | urgent | emergency (softmax), the emergency threshold chosen on
+  out-of-fold scores for recall, so that it errs towards raising the alarm;
+* ``category``: which emergency it looks like, so the first-aid text fits (a gut bleed is
+  not a wound);
+* the urgent threshold, for "see a doctor today" cases that are not emergencies.
+
+Inference is two matrix products (well under a millisecond) plus one embedding of the
+message on the embedder's query path (a few milliseconds on one core); measured by
+``benchmarks/triage_eval.py``. Weights live in ``chatbot/data/triage_model.npz`` with their
+metadata (training files, thresholds, validation numbers) in ``triage_model.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chatbot.errors import HealthbotError
+from chatbot.safety.lexicon import normalize
+
+if TYPE_CHECKING:
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+MODEL_PATH = DATA / "triage_model.npz"
+META_PATH = DATA / "triage_model.json"
+LEVELS = ("routine", "urgent", "emergency")
+# Character n-grams inside word boundaries; 2**15 buckets keep collisions rare for the
+# vocabulary of short messages while the weights stay small.
+HASH_FEATURES = 2**15
+NGRAMS = (3, 5)
+
+Encode = Callable[[list[str]], "np.ndarray"]
+
+
+class TriageModelError(HealthbotError, RuntimeError):
+    """The classifier's weight file is missing, unreadable or was built for another embedder."""
+
+
+@dataclass(frozen=True)
+class LearnedFinding:
+    level: str  # routine | urgent | emergency, after the thresholds
+    emergency_p: float
+    urgent_p: float
+    category: str  # most likely emergency category (for the guidance text)
+    category_p: float
+
+    def reason(self) -> str:
+        return f"classifier: {self.category} p={self.emergency_p:.2f} (urgent p={self.urgent_p:.2f})"
+
+
+def hasher() -> Any:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(
+        analyzer="char_wb", ngram_range=NGRAMS, n_features=HASH_FEATURES, alternate_sign=False, norm="l2"
+    )
+
+
+def hashed(texts: Sequence[str], vectorizer: Any | None = None) -> csr_matrix:
+    """Sparse hashed character n-grams of the normalised texts (lower case, no accents)."""
+    return (vectorizer or hasher()).transform([normalize(t) for t in texts])
+
+
+def features(texts: Sequence[str], encode: Encode, vectorizer: Any | None = None) -> csr_matrix:
+    """[embedding | hashed n-grams], one sparse row per text; the layout the weights expect."""
+    from scipy.sparse import csr_matrix, hstack
+
+    dense = encode(list(texts))
+    return hstack([csr_matrix(dense), hashed(texts, vectorizer)], format="csr")
+
+
+class TriageModel:
+    """The trained heads with their thresholds; ``score`` gives one message's finding."""
+
+    def __init__(self, weights: dict[str, np.ndarray], meta: dict[str, Any], encode: Encode) -> None:
+        self.meta = meta
+        self.encode = encode
+        self.level_w = weights["level_w"].astype("float32")  # (features, 3)
+        self.level_b = weights["level_b"].astype("float32")
+        self.cat_w = weights["cat_w"].astype("float32")  # (features, categories)
+        self.cat_b = weights["cat_b"].astype("float32")
+        self.categories: list[str] = list(meta["categories"])
+        self.emergency_threshold = float(meta["emergency_threshold"])
+        self.urgent_threshold = float(meta["urgent_threshold"])
+        self._vectorizer = hasher()
+
+    @classmethod
+    def load(cls, encode: Encode, path: Path = MODEL_PATH, meta_path: Path = META_PATH) -> TriageModel:
+        import numpy as np
+
+        try:
+            with np.load(path) as npz:
+                weights = {k: npz[k] for k in npz.files}
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise TriageModelError(f"triage classifier not readable ({path}): {err}") from None
+        missing = {"level_w", "level_b", "cat_w", "cat_b"} - set(weights)
+        if missing:
+            raise TriageModelError(f"triage classifier {path} lacks {sorted(missing)}; retrain it")
+        return cls(weights, meta, encode)
+
+    def probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Level probabilities (n, 3) and category probabilities (n, categories)."""
+        x = features(texts, self.encode, self._vectorizer)
+        # The category head may use only the leading (embedding) columns: fewer weights to ship.
+        xc = x[:, : self.cat_w.shape[0]]
+        return _softmax(x @ self.level_w + self.level_b), _softmax(xc @ self.cat_w + self.cat_b)
+
+    def score(self, message: str) -> LearnedFinding:
+        levels, cats = self.probabilities([message])
+        emergency_p, urgent_p = float(levels[0, 2]), float(levels[0, 1])
+        best = int(cats[0].argmax())
+        if emergency_p >= self.emergency_threshold:
+            level = "emergency"
+        elif urgent_p + emergency_p >= self.urgent_threshold:
+            level = "urgent"
+        else:
+            level = "routine"
+        return LearnedFinding(level, emergency_p, urgent_p, self.categories[best], float(cats[0, best]))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    z = np.asarray(z, dtype="float64")
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
