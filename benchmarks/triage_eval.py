@@ -93,6 +93,9 @@ def external_questions(shared: Path, medquad_files: int) -> dict[str, list[str]]
     return sets
 
 
+READ_IDS = Path(__file__).resolve().parents[1] / "tests" / "data" / "triage_heldout_read.txt"
+
+
 def torch_threads_one() -> None:
     """Latency is reported for one core: the figure a busy host sees per message."""
     import os
@@ -135,19 +138,27 @@ def heldout(model: Any) -> None:
     header = f"{'system':20} {'emergency recall [95% CI]':>30} {'false alarms, routine [95% CI]':>32} {'urgent -> emergency':>20}"
     print(header)
     print("-" * len(header))
-    for name, alarm in rows.items():
-        rec = accuracy_interval([a for a, e in zip(alarm, emergency, strict=True) if e])
-        fa = accuracy_interval([a for a, r in zip(alarm, routine, strict=True) if r])
-        up = sum(a for a, u in zip(alarm, urgent, strict=True) if u)
-        print(
-            f"{name:20} {rec.value:>8.1%} [{rec.low:.1%}, {rec.high:.1%}] (n={rec.n:>3}) "
-            f"{fa.value:>8.1%} [{fa.low:.1%}, {fa.high:.1%}] (n={fa.n:>3}) {up:>12}/{sum(urgent)}"
-        )
+    read = {x.strip() for x in READ_IDS.read_text(encoding="utf-8").splitlines() if x.startswith("H")}
+    unread = [i["id"] not in read for i in items]
+    for subset, keep in (("all", [True] * len(items)), ("never read", unread)):
+        if subset != "all":
+            print(f"-- without the {len(read)} messages whose errors were read ({READ_IDS.name})")
+        for name, alarm in rows.items():
+            rec = accuracy_interval([a for a, e, k in zip(alarm, emergency, keep, strict=True) if e and k])
+            fa = accuracy_interval([a for a, r, k in zip(alarm, routine, keep, strict=True) if r and k])
+            up = sum(a for a, u in zip(alarm, urgent, strict=True) if u)
+            print(
+                f"{name:20} {rec.value:>8.1%} [{rec.low:.1%}, {rec.high:.1%}] (n={rec.n:>3}) "
+                f"{fa.value:>8.1%} [{fa.low:.1%}, {fa.high:.1%}] (n={fa.n:>3}) {up:>12}/{sum(urgent)}"
+            )
     spanish = [
         (i, r) for i, r in zip(items, combined_results, strict=True) if i["lang"] == "es" and i["label"] == "emergency"
     ]
     caught_es = [r.label == "emergency" for _, r in spanish]
-    in_spanish = [r.label == "emergency" and r.message.startswith((prompts.EMERGENCY_LEAD_ES, prompts.CRISIS_MESSAGE_ES)) for _, r in spanish]
+    in_spanish = [
+        r.label == "emergency" and r.message.startswith((prompts.EMERGENCY_LEAD_ES, prompts.CRISIS_MESSAGE_ES))
+        for _, r in spanish
+    ]
     print(
         f"\nSpanish emergencies (combined): recall {sum(caught_es)}/{len(spanish)}, "
         f"answered in Spanish {sum(in_spanish)}/{len(spanish)}"

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from chatbot.errors import HealthbotError
-from chatbot.safety.learned import LEVELS, META_PATH, MODEL_PATH, features, hasher
+from chatbot.safety.learned import CATEGORY_COLUMNS, LEVELS, META_PATH, MODEL_PATH, features, hasher
+from chatbot.safety.triage import assess
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_FILES = sorted((REPO / "tests" / "data").glob("triage_train_*.jsonl"))
@@ -108,13 +109,20 @@ def train(examples: list[Example], encode: Any, *, recall: float, urgent_recall:
     cat_y = np.array([cats.index(e.category) for e in examples if e.label == "emergency"])
     # All features: out of fold they name the category 0.72 of the time, against 0.69 for the
     # embedding alone (C=4, the 1,641 training messages); the guidance text depends on it.
-    cat_x = x[np.flatnonzero(emergency)]
+    cat_x = x[np.flatnonzero(emergency)][:, :CATEGORY_COLUMNS]
     cat_model = _fit(cat_x, cat_y, c)
     oof_cat = _category_accuracy(cat_x, cat_y, c)
     routine = levels == 0
+    rules = np.array([assess(e.text).emergency for e in examples])
+    floor = rule_floor(oof[:, 2], rules, emergency, t_emergency)
+    combined = (oof[:, 2] >= t_emergency) | (rules & (oof[:, 2] >= floor))
     report = {
         "oof_emergency_recall": float((oof[emergency, 2] >= t_emergency).mean()),
         "oof_false_alarm_routine": float((oof[routine, 2] >= t_emergency).mean()),
+        "oof_combined_recall": float(combined[emergency].mean()),
+        "oof_combined_false_alarm_routine": float(combined[routine].mean()),
+        "rules_recall": float(rules[emergency].mean()),
+        "rules_false_alarm_routine": float(rules[routine].mean()),
         "oof_urgent_recall": float(((oof[:, 1] + oof[:, 2])[levels == 1] >= t_urgent).mean()),
         "oof_category_accuracy": oof_cat,
     }
@@ -128,8 +136,24 @@ def train(examples: list[Example], encode: Any, *, recall: float, urgent_recall:
         "categories": cats,
         "emergency_threshold": t_emergency,
         "urgent_threshold": t_urgent,
+        "rule_floor": floor,
         "report": report,
     }
+
+
+# Candidate floors below which the classifier may overrule a rule match; never above 0.2, so a
+# rule match stands unless the classifier gives it less than a one-in-five chance.
+FLOORS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2)
+
+
+def rule_floor(p: Any, rules: Any, emergency: Any, threshold: float) -> float:
+    """The highest floor that loses no out-of-fold emergency the rules-or-classifier union catches."""
+    union = ((p >= threshold) | rules)[emergency].sum()
+    best = 0.0
+    for floor in FLOORS:
+        if ((p >= threshold) | (rules & (p >= floor)))[emergency].sum() >= union:
+            best = floor
+    return best
 
 
 def _category_accuracy(x: Any, y: Any, c: float) -> float:
@@ -180,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         "categories": result["categories"],
         "emergency_threshold": result["emergency_threshold"],
         "urgent_threshold": result["urgent_threshold"],
+        "rule_floor": result["rule_floor"],
         "trained_on": {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in args.files},
         "messages": len(examples),
         "C": args.C,
@@ -189,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     tmp.replace(model_path)  # whole files only: a crash never leaves half-written weights
     meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({k: meta[k] for k in ("messages", "emergency_threshold", "urgent_threshold", "report")}, indent=2))
+    keys = ("messages", "emergency_threshold", "urgent_threshold", "rule_floor", "report")
+    print(json.dumps({k: meta[k] for k in keys}, indent=2))
     return 0
 
 

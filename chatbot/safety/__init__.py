@@ -43,10 +43,14 @@ def _continues_emergency(message: str, history: Sequence[ChatMessage], profile: 
 
 
 def _emergency(found: Assessment, learned: LearnedFinding | None, lang: str) -> Triage | None:
-    """Emergency if the rules or the classifier say so. The rules' category wins when both
-    fire (it names what matched); the classifier's category picks the guidance otherwise."""
+    """Emergency if the rules or the classifier say so, except where the classifier is all but
+    sure there is none (``overrules_rules``: "this traffic is giving me a heart attack"). The
+    rules' category wins when both fire (it names what matched); the classifier's category
+    picks the guidance otherwise."""
     score = None if learned is None else learned.emergency_p
     by_model = learned is not None and learned.level == "emergency"
+    if found.emergency and learned is not None and learned.overrules_rules:
+        return None  # the rule matched words, the classifier reads the message as no emergency
     if found.emergency:
         reason = found.reason + (f"; {learned.reason()}" if learned is not None else "")
         source = "rules+classifier" if by_model else "rules"

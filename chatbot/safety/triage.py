@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from chatbot.safety.figurative import strip_figures
 from chatbot.safety.lexicon import normalize
 from chatbot.types import PatientProfile
 
@@ -73,6 +74,11 @@ PAST = _rx(
     r"\blast week\b|\ba (?:year|month|week) ago\b",
     r"\blast (?:year|month|summer|winter|spring|fall|autumn)\b|\bin (?:19|20)\d\d\b|\bhistory of\b|\bused to\b|\bsurvivor\b",
     r"\bwhen i was (?:a|young|little|in)\b|\bback in\b|\bhace (?:\d+|unos|muchos|varios|dos|tres) (?:anos|meses)\b|\bhace anos\b",
+    # Found in the written training set (long consumer messages about a relative's history).
+    r"\blast yr\b|\b(?:el|la) (?:ano|mes) pasad[oa]\b|\bel (?:verano|invierno|otono) pasado\b",
+    r"\bin (?:my|his|her|their) (?:teens|twenties|thirties|forties|fifties|sixties|childhood)\b",
+    r"\bas a (?:child|kid|teenager|teen|baby|toddler)\b|\bwhen (?:he|she|they) (?:was|were) (?:a|young|little|\d+)\b",
+    r"\bde (?:nino|nina|pequeno|pequena|joven)\b",
 )
 
 # If/when someone: a hypothetical person, not one in front of the writer.
@@ -784,8 +790,9 @@ class Finding:
 
 
 def red_flags(message: str, profile: PatientProfile | None = None) -> list[Finding]:
-    """Every red-flag pattern that matches, before the context decides (for reports)."""
-    norm = normalize(message)
+    """Every red-flag pattern that matches, before the context decides (for reports). Figures of
+    speech ("this traffic is giving me a heart attack") are blanked out first."""
+    norm = strip_figures(normalize(message))
     found: list[Finding] = []
     pregnant = bool(_PREGNANCY_CONTEXT.search(norm)) or bool(profile and profile.pregnant)
     for category, strength, pattern in RULES:
