@@ -115,7 +115,9 @@ def load_model() -> Any:
     from chatbot.settings import EmbeddingSettings
     from knowledge.embedding import build_embedder, encode_queries
 
-    embedder = build_embedder(EmbeddingSettings())
+    from chatbot.safety.learned import EMBEDDING_BACKEND
+
+    embedder = build_embedder(EmbeddingSettings(backend=EMBEDDING_BACKEND))
     return TriageModel.load(lambda texts: encode_queries(embedder, texts))
 
 

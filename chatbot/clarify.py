@@ -46,6 +46,8 @@ PREGNANCY = "pregnancy"
 def needed(message: str, profile: PatientProfile | None, asked: set[str]) -> Triage | None:
     """The clarifying question to ask before answering ``message``, or None."""
     p = profile or PatientProfile()
+    if _LOGISTICS.search(message):
+        return None  # storage, expiry, paperwork: no clinical detail changes the answer
     general = _GENERAL_FEVER.search(message) is not None and _PERSONAL.search(message) is None
     if FEVER_AGE not in asked and FEVER.search(message) and not general:
         has_age = p.age is not None or p.age_group is not None
@@ -64,6 +66,16 @@ def needed(message: str, profile: PatientProfile | None, asked: set[str]) -> Tri
     return None
 
 
+# Questions about keeping, carrying or paperwork for a medicine, not about taking it: asking a
+# patient's age or pregnancy first would be a clinical question nobody asked (issue 17: a
+# pharmacy storage question was asked the patient's age).
+_LOGISTICS = re.compile(
+    r"\b(?:stor(?:e|ed|ing|age)|keep (?:it|them|the|my|his|her)\b.{0,30}\b(?:fridge|car|cool|cold|warm|room temperature)|"
+    r"fridge|refrigerat\w*|room temperature|go(?:es)? off|gone off|expir\w*|use[- ]by|best before|shelf life|"
+    r"after opening|once opened|dispos\w*|throw (?:it|them) away|pack(?:ing|aging)|hand luggage|carry[- ]on|"
+    r"sick note|fit note|insurance|refill|repeat prescription|prescription (?:form|charge|cost)|pharmacy opening)\b",
+    re.I,
+)
 _NUM_AGE = re.compile(r"\b(\d{1,3})\s*(?:-|\s)?\s*(years?|yrs?|y/?o|months?|mos?|weeks?|wks?|days?)?\b", re.I)
 _GROUP_WORDS: dict[str, str] = {
     "newborn": "infant",

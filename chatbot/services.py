@@ -54,14 +54,14 @@ def build_generator(settings: Settings) -> Generator:
 def build_triage(settings: Settings, embedder: Any | None) -> TriageFn:
     """The triage the dialogue runs: the rules, plus the learned classifier in ``combined`` mode.
 
-    The classifier was trained on the embedded MiniLM's vectors, so it reuses the service's
-    embedder only when that is the same model; otherwise (a bigger embedder on a GPU host, the
-    mock) it loads the embedded one for itself, on the query path.
+    The classifier was trained on the int8 embedded MiniLM's vectors, so it reuses the service's
+    embedder only when that is the same model and engine; otherwise (the default fp32 engine, a
+    bigger embedder on a GPU host, the mock) it loads that one for itself (about 25 MB).
     """
     from functools import partial
 
     from chatbot.safety import triage
-    from chatbot.safety.learned import MODEL_PATH, TriageModel
+    from chatbot.safety.learned import EMBEDDING_BACKEND, MODEL_PATH, TriageModel
     from knowledge.embedding import build_embedder, encode_queries
 
     if settings.triage.mode == "rules":
@@ -74,6 +74,6 @@ def build_triage(settings: Settings, embedder: Any | None) -> TriageFn:
     if embedder is None or getattr(embedder, "name", None) != trained_on:
         from chatbot.settings import EmbeddingSettings
 
-        embedder = build_embedder(EmbeddingSettings(), cache_dir=settings.data_dir / "cache")
+        embedder = build_embedder(EmbeddingSettings(backend=EMBEDDING_BACKEND), cache_dir=settings.data_dir / "cache")
     model = TriageModel.load(lambda texts: encode_queries(embedder, texts), path, meta_path)
     return partial(triage, model=model)

@@ -170,11 +170,12 @@ def _category_accuracy(x: Any, y: Any, c: float) -> float:
 
 
 def embedded_encoder() -> tuple[Any, str]:
-    """The embedded MiniLM on its query path: the vectors the service computes at run time."""
+    """The embedded MiniLM as the service runs it for triage (int8, query path)."""
+    from chatbot.safety.learned import EMBEDDING_BACKEND
     from chatbot.settings import EmbeddingSettings
     from knowledge.embedding import build_embedder, encode_queries
 
-    embedder = build_embedder(EmbeddingSettings())
+    embedder = build_embedder(EmbeddingSettings(backend=EMBEDDING_BACKEND))
     return (lambda texts: encode_queries(embedder, texts)), embedder.name
 
 

@@ -131,7 +131,12 @@ HEALTH_WORDS = re.compile(
     r"prescription|prescribed|side effects?|injury|injuries|injured|wound|burns?|bruises?|fracture|sprain|surgery|"
     r"smoking|smoke|alcohol|addiction|addicted|hormones?|thyroid|pressure|stroke|seizures?|epilepsy|dementia|arthritis|"
     r"std|sti|hiv|hygiene|poison|poisoning|overdose|salud|medico|enfermedad|dolor|fiebre|sintomas|pastillas|"
-    r"embarazo|embarazada|dieta|ejercicio|dormir|ansiedad|emergenc\w*|first aid|safety)\b"
+    r"embarazo|embarazada|dieta|ejercicio|dormir|ansiedad|emergenc\w*|first aid|safety|"
+    # Body parts and injury words: "a car accident two months ago and my neck is still stiff" is
+    # a health question, not one about cars.
+    r"neck|back|spine|shoulders?|knees?|hips?|arms?|legs?|foot|feet|hands?|wrists?|ankles?|elbows?|physio\w*|"
+    r"stiff|stiffness|swollen|swelling|numb|numbness|dizzy|dizziness|nausea|vomit\w*|whiplash|concussion|"
+    r"bleeding|bleed|accident|crash|recovery|rehab\w*)\b"
 )
 
 OFF_TOPIC: tuple[tuple[str, re.Pattern[str]], ...] = (

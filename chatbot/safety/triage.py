@@ -71,7 +71,7 @@ EDU = _rx(
 # Clearly in the past: a history, not an event now.
 PAST = _rx(
     r"(?<!born )\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|several|many|a few|few|some|a couple of) (?:years?|months?|weeks?) ago\b",
-    r"\blast week\b|\ba (?:year|month|week) ago\b",
+    r"\blast week\b|\ba (?:year|month|week) ago\b|\blast (?:years|months|weeks|summers|winters)\b",
     r"\blast (?:year|month|summer|winter|spring|fall|autumn)\b|\bin (?:19|20)\d\d\b|\bhistory of\b|\bused to\b|\bsurvivor\b",
     r"\bwhen i was (?:a|young|little|in)\b|\bback in\b|\bhace (?:\d+|unos|muchos|varios|dos|tres) (?:anos|meses)\b|\bhace anos\b",
     # Found in the written training set (long consumer messages about a relative's history).

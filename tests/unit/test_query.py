@@ -145,3 +145,20 @@ def test_fever_age_answers(answer: str, expected: PatientProfile | None) -> None
 def test_pregnancy_answers(answer: str, pregnant: bool | None) -> None:
     got = clarify.apply_answer(clarify.PREGNANCY, answer, PatientProfile(sex="female"))
     assert (got.pregnant if got else None) == pregnant
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Does my son's fever medicine go off after opening?",
+        "Can I keep my daughter's fever syrup in the fridge?",
+        "Can I take fever tablets in my hand luggage?",
+        "Where do I get a sick note for my kid's fever?",
+    ],
+)
+def test_storage_and_paperwork_questions_get_no_clinical_question(message: str) -> None:
+    assert clarify.needed(message, None, set()) is None
+
+
+def test_a_dose_question_still_asks_the_age() -> None:
+    assert clarify.needed("What is the dose of paracetamol for a fever?", None, set()) is not None

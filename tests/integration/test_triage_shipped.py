@@ -1,0 +1,71 @@
+"""The shipped triage (rules + the learned stage on the embedded MiniLM) on the wordings the
+issues named, and as a quality gate on the held-out set (recall first)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+import pytest
+
+from chatbot import prompts
+from chatbot.safety import triage
+from chatbot.safety.evaluate import HELDOUT_SET
+from chatbot.safety.learned import TriageModel
+
+pytestmark = pytest.mark.integration
+
+
+@cache
+def model() -> TriageModel:
+    from chatbot.settings import EmbeddingSettings
+    from knowledge.embedding import build_embedder, encode_queries
+
+    from chatbot.safety.learned import EMBEDDING_BACKEND
+
+    embedder = build_embedder(EmbeddingSettings(backend=EMBEDDING_BACKEND))
+    return TriageModel.load(lambda texts: encode_queries(embedder, texts))
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I had a stroke at 40, can I still drive?",
+        "I was in a car accident two months ago and my neck is still stiff, is physio useful?",
+        "Last year's chest pain turned out to be reflux, can I stop my omeprazole?",
+        "My dad had a heart attack in 2019, is it safe for him to fly?",
+    ],
+)
+def test_history_is_history(message: str) -> None:
+    result = triage(message, model=model())
+    assert result.label == "ok", result.reason
+
+
+@pytest.mark.parametrize(
+    ("message", "category"),
+    [
+        ("I had a stroke at 40 and now my arm went numb an hour ago", "stroke"),
+        ("my dad keeps vomiting stuff that looks like coffee grounds and he's pale", "gi_bleeding"),
+        ("everyone at home has a pounding headache and feels sick since we lit the old gas heater", "carbon_monoxide"),
+    ],
+)
+def test_current_emergencies_get_their_own_guidance(message: str, category: str) -> None:
+    result = triage(message, model=model())
+    assert result.label == "emergency" and result.category == category, result.reason
+    assert result.message == prompts.emergency_message(category)
+
+
+def test_spanish_emergency_is_answered_in_spanish() -> None:
+    result = triage("mi marido de repente no puede hablar bien y se le cae la cara de un lado", model=model())
+    assert result.label == "emergency" and result.message.startswith(prompts.EMERGENCY_LEAD_ES)
+
+
+def test_heldout_quality_gate() -> None:
+    # Figures at commit (README, triage section): recall 1.0, false alarms 0.040. The gate is the
+    # issue's recall bar and a false-alarm ceiling just above today's, so a regression fails.
+    items = [json.loads(x) for x in HELDOUT_SET.read_text(encoding="utf-8").splitlines() if x.strip()]
+    alarms = {i["id"]: triage(i["text"], model=model()).label == "emergency" for i in items}
+    emergencies = [i["id"] for i in items if i["label"] == "emergency"]
+    routine = [i["id"] for i in items if i["label"] == "routine"]
+    assert sum(alarms[i] for i in emergencies) / len(emergencies) >= 0.97
+    assert sum(alarms[i] for i in routine) / len(routine) <= 0.07
