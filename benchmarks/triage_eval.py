@@ -111,11 +111,9 @@ def torch_threads_one() -> None:
 
 def load_model() -> Any:
     """The shipped classifier on the embedded MiniLM's query path (what ``make run`` gets)."""
-    from chatbot.safety.learned import TriageModel
+    from chatbot.safety.learned import EMBEDDING_BACKEND, TriageModel
     from chatbot.settings import EmbeddingSettings
     from knowledge.embedding import build_embedder, encode_queries
-
-    from chatbot.safety.learned import EMBEDDING_BACKEND
 
     embedder = build_embedder(EmbeddingSettings(backend=EMBEDDING_BACKEND))
     return TriageModel.load(lambda texts: encode_queries(embedder, texts))

@@ -18,10 +18,9 @@ pytestmark = pytest.mark.integration
 
 @cache
 def model() -> TriageModel:
+    from chatbot.safety.learned import EMBEDDING_BACKEND
     from chatbot.settings import EmbeddingSettings
     from knowledge.embedding import build_embedder, encode_queries
-
-    from chatbot.safety.learned import EMBEDDING_BACKEND
 
     embedder = build_embedder(EmbeddingSettings(backend=EMBEDDING_BACKEND))
     return TriageModel.load(lambda texts: encode_queries(embedder, texts))
