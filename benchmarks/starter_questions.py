@@ -9,8 +9,8 @@ triage). Each line of the question file: ``{"id", "question", "topic": "<file st
 "care_level": "emergency" | "same_day" | "appointment" | null}``. Retrieval: the first
 passage's document is ``starter-<topic>``. Care level: the reply contains the level's words
 (``prompts.CARE_LEVELS`` without "if:", or the emergency reply's "Call your local emergency
-number now"), and no more urgent level's words are missing; intervals are percentile
-bootstraps over questions.
+number now"); intervals are percentile bootstraps over questions. Odd-numbered questions are
+held out (see :func:`heldout`); ``--details`` prints errors of the even half only.
 """
 
 from __future__ import annotations
@@ -33,6 +33,13 @@ LEVEL_WORDS = {
     "same_day": ("contact a doctor urgently, the same day", "contact a doctor urgently the same day"),
     "appointment": ("book an appointment with a doctor",),
 }
+
+
+def heldout(row: dict[str, Any]) -> bool:
+    """Odd-numbered questions (S001, S003, ...) are held out: fixed in the commit that added this
+    split, before any retrieval or answer change was tried on the set; only even ones are read
+    for errors. Both halves are reported."""
+    return int(str(row["id"]).lstrip("S") or 0) % 2 == 1
 
 
 def load(path: Path) -> list[dict[str, Any]]:
@@ -72,12 +79,15 @@ def main(argv: list[str] | None = None) -> int:
         first_ok.append(ok)
         if not ok:
             misses.append((row, hits[0].chunk.doc_id if hits else "-"))
-    r = accuracy_interval(first_ok)
     print(f"== {args.questions.name}: {len(rows)} questions, {len({x['topic'] for x in rows})} topics")
-    print(f"right topic first: {r.value:.1%} [{r.low:.1%}, {r.high:.1%}] (n={r.n})")
-    if args.details:
+    halves = (("all", lambda _: True), ("held out (odd ids)", heldout), ("tuning (even ids)", lambda x: not heldout(x)))
+    for name, keep in halves:
+        r = accuracy_interval([ok for ok, row in zip(first_ok, rows, strict=True) if keep(row)])
+        print(f"right topic first, {name}: {r.value:.1%} [{r.low:.1%}, {r.high:.1%}] (n={r.n})")
+    if args.details:  # errors of the tuning half only: the held-out half is never read
         for row, got in misses:
-            print(f"  miss {row['topic']:34} got {got:40} {row['question']}")
+            if not heldout(row):
+                print(f"  miss {row['topic']:34} got {got:40} {row['question']}")
     if args.no_answers:
         return 0
     service = DialogueService.from_settings(settings)
@@ -91,13 +101,13 @@ def main(argv: list[str] | None = None) -> int:
         stated.append(good)
         if not good:
             wrong.append((row, reply.text))
-    s = accuracy_interval(stated)
-    print(
-        f"care-level questions whose answer states the right level: {s.value:.1%} [{s.low:.1%}, {s.high:.1%}] (n={s.n})"
-    )
+    care_rows = [row for row in rows if row.get("care_level") is not None]
+    for name, keep in halves:
+        s = accuracy_interval([ok for ok, row in zip(stated, care_rows, strict=True) if keep(row)])
+        print(f"answer states the right care level, {name}: {s.value:.1%} [{s.low:.1%}, {s.high:.1%}] (n={s.n})")
     print(f"({time.perf_counter() - started:.0f} s; shipped defaults: answer mode {settings.dialogue.answer_mode})")
     if args.details:
-        for row, text in wrong:
+        for row, text in (w for w in wrong if not heldout(w[0])):
             print(f"\n  [{row['care_level']}] {row['question']}\n    {' '.join(text.split())[:400]}")
     return 0
 
