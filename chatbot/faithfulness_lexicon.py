@@ -106,7 +106,7 @@ ROLES: dict[str, re.Pattern[str]] = {
 CARE_CUE = re.compile(
     r"\b(?:see|call|contact|visit|ask|talk to|speak to|get|seek) (?:a |an |your |the |local )?"
     r"(?:doctor|gp|clinician|nurse|pharmacist|midwife|emergency|medical|urgent|health)"
-    r"|\bemergency\b|\bstraight away\b|\bright away\b|\bsame day\b"
+    r"|\bemergency\b|\bstraight away\b|\bright away\b|\bsame day\b|\bbook an appointment\b"
 )
 
 # Reassurance the passage must say itself: when it gives care advice instead, the sentence
@@ -364,4 +364,6 @@ SYNONYMS = {
     "hurt": "pain", "ach": "pain", "sore": "pain", "pain": "pain",
     "contagi": "spread", "infecti": "spread", "transmit": "spread", "persist": "last", "continu": "last",
     "shot": "vaccin", "jab": "vaccin", "fair": "pale",
+    # Irregular and everyday forms patients type ("I burnt my arm", "my tummy").
+    "burnt": "burn", "tummi": "stomach", "belli": "stomach", "abdomen": "stomach", "abdomin": "stomach",
 }  # fmt: skip

@@ -11,6 +11,7 @@ for care questions it always opens it, because "when to get care" is the answer 
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from chatbot.faithfulness import content, normalize, stem, tokens
@@ -26,7 +27,7 @@ TYPE_CUES: dict[str, re.Pattern[str]] = {
     "care": re.compile(
         r"\b(?:see|call|contact|visit|ask|talk to|speak to|get|seek) (?:a |an |your |the |local |urgent |medical )?"
         r"(?:doctor|gp|clinician|nurse|pharmacist|midwife|emergency|medical|health|help|care|provider)"
-        r"|\bemergency\b|\bstraight away\b|\bright away\b|\bsame day\b|\burgent"
+        r"|\bemergency\b|\bstraight away\b|\bright away\b|\bsame day\b|\burgent|\bbook an appointment\b"
     ),
     "symptoms": re.compile(r"\bsymptoms?\b|\bsigns?\b|\bfeel\w*\b|\binclude\b"),
     "causes": re.compile(r"\bcaus\w*|\bdue to\b|\bbecause\b|\btrigger\w*|\bresult\w* from\b|\bleads? to\b"),
@@ -97,7 +98,10 @@ def about_topic(text: str, topic: str | None) -> bool:
     # The topic's rare words name it ("glaucoma" in "main treatments relieve glaucoma").
     rare = {stem(w) for w in words if len(w) > 3 and salient(w)}
     want = (rare or set(content(words))) - GENERIC
-    return not want or bool(want & set(content(tokens(text))))
+    seen = set(content(tokens(text)))
+    # A topic typed as two words names a one-word condition too ("chicken pox": chickenpox).
+    joined = {stem(a + b) for a, b in pairwise(words)}
+    return not want or bool(want & seen) or bool(joined & seen)
 
 
 def on_topic(title: str, text: str, topic: str | None, question: str) -> bool:

@@ -212,6 +212,9 @@ class Understanding:
     followup: bool
 
 
+_BP_READING = re.compile(r"\b(?:[7-9]\d|1\d\d|2[0-4]\d)\s?/\s?(?:[4-9]\d|1[0-4]\d)\b(?!\s?(?:mg|ml|%))")
+
+
 def understand(
     message: str,
     *,
@@ -230,6 +233,9 @@ def understand(
         topic = None
     reduced = reduce_question(standalone)
     own_topic = extract_topic(reduced)
+    if _BP_READING.search(reduced) and "pressure" not in reduced.lower():
+        # "my monitor said 185/122": a reading names its topic without the words for it.
+        reduced, own_topic = f"{reduced} (blood pressure reading)", "blood pressure"
     if not followup or not topic:
         topic = own_topic  # a follow-up keeps the topic it carried over
     terms = profile_terms(profile, reduced)

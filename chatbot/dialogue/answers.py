@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from chatbot import prompts
 from chatbot.faithfulness import judge_any, normalize
 from chatbot.faithfulness_lexicon import ANSWER_OPENER
-from chatbot.grounding import Evidence, attach, opening_sentences, select_sentences, strip_citations, topic
+from chatbot.grounding import Evidence, attach, ground, opening_sentences, select_sentences, strip_citations, topic
 from chatbot.llm.base import GenerationParams, Generator
 from chatbot.planning import TYPE_CUES, about_topic, planned_lead
 from chatbot.query import mentions_medicine, profile_terms
@@ -59,6 +59,10 @@ class AnswerJob:
     t0: float
     flags: list[str]
     generated: list[str]  # everything the model wrote, shown or not, for the leak check
+    unsupported: str = "drop"  # the dialogue's unsupported_sentences setting
+    # Set by the service: True once the model's raw text leaks its instructions, so a mode that
+    # buffers text before showing it still stops the model at once.
+    leaked: Callable[[str], bool] | None = None
 
     def first_token(self) -> None:
         if self.timings.first_token_s is None:
@@ -184,12 +188,74 @@ def generative(job: AnswerJob) -> Iterator[str]:
     history = job.budget.history(fixed, job.history)
     messages = prompts.build_messages(question, chunks, profile=job.profile, history=history, canary=canary)
     t_gen = time.perf_counter()
-    for delta in job.generator.stream(messages, GenerationParams()):
-        job.first_token()
-        job.generated.append(delta)
-        yield delta
+
+    def deltas() -> Iterator[str]:
+        stream = job.generator.stream(messages, GenerationParams())
+        try:
+            for delta in stream:
+                job.first_token()
+                job.generated.append(delta)
+                if job.leaked is not None and job.leaked("".join(job.generated)):
+                    return  # nothing after a leak is checked or shown; the service refuses
+                yield delta
+        finally:
+            stream.close()  # type: ignore[attr-defined]  # a generator: stops the model
+
+    # The patient sees the model's answer a sentence at a time, each checked against the
+    # sources first: a sentence the checker rejects never reaches the screen, even for a moment.
+    yield from checked_sentences(job, deltas())
     job.timings.generation_s = time.perf_counter() - t_gen
     job.count_generated()
+
+
+def _next_cut(text: str) -> int | None:
+    """Where the first complete unit of ``text`` ends: a sentence (with its citations) or a line."""
+    cut = first_sentence_end(text)
+    newline = text.find("\n", len(text) - len(text.lstrip()))
+    if newline != -1 and (cut is None or newline < cut) and text[:newline].strip():
+        return newline
+    return cut
+
+
+def checked_sentences(job: AnswerJob, deltas: Iterator[str]) -> Iterator[str]:
+    """Model text re-emitted unit by unit, each unit grounded (citations fixed, an unsupported
+    or contradicted sentence dropped) before it is yielded; spacing between kept units is kept."""
+    question = job.understanding.query.standalone
+    buffer, emitted, pending = "", False, ""
+    counts: dict[str, int] = {}  # the per-unit grounding flags, summed ("dropped:2")
+
+    def check(piece: str) -> str:
+        nonlocal emitted, pending
+        body = piece.strip()
+        # A withheld unit's paragraph break still separates what comes before and after it.
+        lead = piece[: len(piece) - len(piece.lstrip())]
+        pending = lead if lead.count("\n") >= pending.count("\n") else pending
+        if not body:
+            return ""
+        grounded = ground(
+            body, job.evidence, unsupported="drop" if job.unsupported == "drop" else "flag", question=question
+        )
+        for flag in filter(None, grounded.flags):
+            key, _, n = flag.partition(":")
+            counts[key] = counts.get(key, 0) + int(n or 1)
+        if not grounded.text.strip():
+            return ""
+        space = pending if emitted else ""
+        emitted, pending = True, ""
+        return space + grounded.text.strip()
+
+    for delta in deltas:
+        buffer += delta
+        while (cut := _next_cut(buffer)) is not None:
+            piece, buffer = buffer[:cut], buffer[cut:]
+            shown = check(piece)
+            if shown:
+                yield shown
+    leaked = job.leaked is not None and job.leaked("".join(job.generated))
+    shown = "" if leaked else check(buffer)
+    if shown:
+        yield shown
+    job.flags.extend(f"{key}:{n}" for key, n in counts.items())
 
 
 ANSWER_MODES: dict[str, Callable[[AnswerJob], Iterator[str]]] = {

@@ -240,6 +240,7 @@ class DialogueService:
             t0=state.t0,
             flags=state.flags,
             generated=generated,
+            unsupported=self.settings.dialogue.unsupported_sentences,
         )
 
     def _guarded(self, job: AnswerJob, parts: list[str], generated: list[str]) -> Coroutine[ReplyEvent, None, bool]:
@@ -256,6 +257,7 @@ class DialogueService:
             [prompts.system_prompt(canary=self.canary, lead_only=lead) for lead in (False, True)],
             [self.canary] if self.canary else [],
         )
+        job.leaked = guard.leaks
         try:
             for delta in answer:
                 parts.append(delta)

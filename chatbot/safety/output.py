@@ -82,6 +82,10 @@ class LeakGuard:
         self.emitted = max(self.emitted, release)
         return out
 
+    def leaks(self, extra: str) -> bool:
+        """Whether what was fed plus ``extra`` (model text not fed yet) leaks; sticky."""
+        return self.leaked or self._check(extra)
+
     def flush(self, extra: str = "") -> str:
         """The held-back rest once the model has finished, unless the whole text leaks."""
         if self.leaked or self._check(extra):

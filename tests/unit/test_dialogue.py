@@ -309,6 +309,25 @@ def test_unsupported_sentences_flagged_or_dropped(low_threshold: Settings, healt
     assert dropped.text.startswith("Asthma makes the airways narrow")
 
 
+def test_generative_answer_streams_only_checked_sentences(low_threshold: Settings, health_chunks: list[Chunk]) -> None:
+    # Streamed a few characters at a time: an unsupported sentence must never reach a delta,
+    # even before the final check (the browser shows deltas as they come).
+    answer = (
+        "Asthma makes the airways narrow and swell [1].\n\nEating three lemons a day cures it forever. "
+        "Inhalers that relieve or prevent symptoms are the main treatment [1]."
+    )
+    service, _, _ = make_service(low_threshold, health_chunks, mode="generative", generator=MockGenerator(answer))
+    events = list(service.stream("What is asthma and how is it treated?"))
+    deltas = [e.text for e in events if e.kind == "delta"]
+    streamed = "".join(deltas)
+    assert "lemons" not in streamed
+    assert len(deltas) >= 2  # sentence by sentence, not one block at the end
+    reply = events[-1].reply
+    assert reply is not None and "dropped:1" in reply.flags
+    assert reply.text == streamed  # what was streamed is what the final reply says
+    assert "\n\n" in streamed  # the paragraph break survives
+
+
 def test_invalid_citation_numbers_are_removed(low_threshold: Settings, health_chunks: list[Chunk]) -> None:
     answer = "Asthma makes the airways narrow and swell, causing wheezing [7]."
     service, _, _ = make_service(low_threshold, health_chunks, generator=MockGenerator(answer))
