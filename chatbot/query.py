@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chatbot.faithfulness_model import salient
 from chatbot.prompts import age_group_of
 from chatbot.types import ChatMessage, PatientProfile, Query
 from knowledge.query_reduce import reduce_question as kb_reduce_question
@@ -107,7 +108,11 @@ def extract_topic(question: str) -> str | None:
         if cw and not _PRONOUN.fullmatch(topic):
             return topic
     cw = [w for w in content_words(text) if w not in ASPECT_WORDS]
-    return " ".join(cw[:4]) if cw else None
+    # No "X is/of ..." pattern: the rare words name the condition ("My cough still hasn't gone
+    # away after two weeks" is about "cough", not "cough hasn't gone two").
+    rare = [w for w in cw if salient(w) and not w.endswith("nt") and not w[0].isdigit()]
+    picked = rare[:3] or cw[:1]
+    return " ".join(picked) if picked else None
 
 
 def is_followup(message: str) -> bool:
@@ -122,6 +127,10 @@ def is_followup(message: str) -> bool:
     if _FOLLOWUP_LEAD.match(message) and len(ws) <= 8:
         return True
     if _PRONOUN.search(message) and len(own) <= 1:
+        return True
+    # A short question naming no condition of its own leans on the earlier one: "how long does
+    # it take to heal?", "what foods should I avoid?" (hand audit v2, F03 and F10).
+    if len(ws) <= 8 and not any(salient(w) for w in own):
         return True
     return not own
 
@@ -139,6 +148,8 @@ def rewrite_followup(message: str, previous: str, topic: str | None) -> str:
             return f"{prev} for {x}?"
         return f"{prev}? What about {x}?"
     body = _FOLLOWUP_LEAD.sub("", message).strip() or message.strip()
+    if _PREPOSITION.match(body):  # "and for a child?" -> "What helps with hay fever for a child?"
+        return f"{prev} {body.rstrip('?.! ')}?"
     if topic:
         replaced, n = _PRONOUN.subn(topic, body, count=1)
         if n:

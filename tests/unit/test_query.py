@@ -162,3 +162,39 @@ def test_storage_and_paperwork_questions_get_no_clinical_question(message: str) 
 
 def test_a_dose_question_still_asks_the_age() -> None:
     assert clarify.needed("What is the dose of paracetamol for a fever?", None, set()) is not None
+
+
+@pytest.mark.parametrize(
+    ("previous", "message", "topic", "in_standalone"),
+    [
+        # Hand audit v2: follow-ups that lost their topic (F02, F03, F08, F10).
+        (
+            "My cough still hasn't gone away after two weeks. When should I see a doctor?",
+            "is it contagious?",
+            "cough",
+            "cough",
+        ),
+        (
+            "I get heartburn every night. What can I do about it?",
+            "what foods should I avoid?",
+            "heartburn",
+            "heartburn",
+        ),
+        ("What helps with hay fever?", "and for a child?", "hay fever", "hay fever for a child"),
+        ("I burned my hand on the stove and it has a blister.", "how long does it take to heal?", None, "heal"),
+    ],
+)
+def test_follow_ups_keep_their_topic(previous: str, message: str, topic: str | None, in_standalone: str) -> None:
+    from chatbot.query import extract_topic, understand
+
+    u = understand(message, previous=previous, previous_topic=extract_topic(previous))
+    assert u.followup
+    if topic is not None:
+        assert u.topic == topic
+    assert in_standalone in u.query.standalone.lower()
+
+
+def test_a_new_condition_is_not_a_follow_up() -> None:
+    from chatbot.query import understand
+
+    assert not understand("what is eczema?", previous="What is asthma?", previous_topic="asthma").followup
