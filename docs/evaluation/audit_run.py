@@ -8,6 +8,9 @@ text of every retrieved passage, so each shown sentence can be read against what
 The labels themselves (``audit-2026-12.jsonl``) are written by hand from this file.
 
     nice -n 5 .venv/bin/python docs/evaluation/audit_run.py
+    # the repeat (v2): a fresh data directory whose index is built from today's starter topics
+    nice -n 5 .venv/bin/python docs/evaluation/audit_run.py --data-dir data/audit-v2 \
+        --out docs/evaluation/audit-2026-12-v2-answers.jsonl
 
 Turns:
 * L01-L25: the first 25 LiveQA-Med dev questions (qid order), subject line + message as sent;
@@ -85,13 +88,23 @@ def turns() -> list[dict]:
 
 
 def main() -> None:
+    import argparse
+
     from chatbot.dialogue import DialogueService
     from chatbot.settings import load_settings
+    from knowledge.index import ensure_index
 
-    settings = load_settings()
+    ap = argparse.ArgumentParser(description="answers of the hand audit")
+    ap.add_argument("--data-dir", help="data directory (its index is built first); default: the settings' own")
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    settings = load_settings(data_dir=args.data_dir) if args.data_dir else load_settings()
+    if args.data_dir:  # an index left by an older knowledge base must not be used
+        print(f"index: {ensure_index(settings)}", flush=True)
     svc = DialogueService.from_settings(settings)
     rows = []
-    with OUT.open("w", encoding="utf-8") as f:
+    out = args.out
+    with out.open("w", encoding="utf-8") as f:
         for t in turns():
             session = t["after"] or t["answer_id"]
             t["session"] = session
@@ -125,7 +138,7 @@ def main() -> None:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             f.flush()
             print(f"{t['answer_id']} {seconds:5.1f}s {reply.triage.label} {reply.flags}", flush=True)
-    print(f"wrote {len(rows)} answers to {OUT}")
+    print(f"wrote {len(rows)} answers to {out}")
 
 
 if __name__ == "__main__":
