@@ -119,6 +119,41 @@ def load_model() -> Any:
     return TriageModel.load(lambda texts: encode_queries(embedder, texts))
 
 
+def _per_category(items: list[dict[str, Any]], rows: dict[str, list[bool]]) -> None:
+    """Recall of each system and the shipped false-alarm rate, per data category."""
+    by_cat: dict[str, list[tuple[bool, bool, bool]]] = {}
+    for item, r_rules, r_model, r_comb in zip(
+        items, rows["rules only"], rows["classifier only"], rows["combined (shipped)"], strict=True
+    ):
+        if item["label"] == "emergency":
+            by_cat.setdefault(item["category"], []).append((r_rules, r_model, r_comb))
+    fa_cat: dict[str, list[bool]] = {}
+    for item, alarm in zip(items, rows["combined (shipped)"], strict=True):
+        if item["label"] == "routine":
+            fa_cat.setdefault(item["category"], []).append(alarm)
+    print(
+        f"\n{'category':24} {'n':>3} {'rules':>6} {'model':>6} {'combined':>9} {'routine n':>10} {'false alarms':>13}"
+    )
+    for cat in sorted(set(by_cat) | set(fa_cat)):
+        got = by_cat.get(cat, [])
+        fa = fa_cat.get(cat, [])
+        cols = [sum(g[k] for g in got) / len(got) if got else float("nan") for k in range(3)]
+        fa_rate = sum(fa) / len(fa) if fa else float("nan")
+        print(f"{cat:24} {len(got):>3} {cols[0]:>6.0%} {cols[1]:>6.0%} {cols[2]:>9.0%} {len(fa):>10} {fa_rate:>13.0%}")
+
+
+def _latency(model: Any, items: list[dict[str, Any]]) -> None:
+    """The classifier's time per message (embedding + heads), one core."""
+    times = []
+    for item in items:
+        t0 = time.perf_counter()
+        model.score(item["text"])
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    p50, p95 = times[len(times) // 2], times[int(len(times) * 0.95)]
+    print(f"\nClassifier latency per message, one core: p50 {p50:.1f} ms, p95 {p95:.1f} ms (embedding + heads)")
+
+
 def heldout(model: Any) -> None:
     """Rules only, classifier only and combined on the held-out set, with 95% intervals
     (percentile bootstrap over messages), per category, Spanish, and classifier latency."""
@@ -163,33 +198,8 @@ def heldout(model: Any) -> None:
         f"\nSpanish emergencies (combined): recall {sum(caught_es)}/{len(spanish)}, "
         f"answered in Spanish {sum(in_spanish)}/{len(spanish)}"
     )
-    by_cat: dict[str, list[tuple[bool, bool, bool]]] = {}
-    for item, r_rules, r_model, r_comb in zip(
-        items, rows["rules only"], rows["classifier only"], rows["combined (shipped)"], strict=True
-    ):
-        if item["label"] == "emergency":
-            by_cat.setdefault(item["category"], []).append((r_rules, r_model, r_comb))
-    fa_cat: dict[str, list[bool]] = {}
-    for item, alarm in zip(items, rows["combined (shipped)"], strict=True):
-        if item["label"] == "routine":
-            fa_cat.setdefault(item["category"], []).append(alarm)
-    print(
-        f"\n{'category':24} {'n':>3} {'rules':>6} {'model':>6} {'combined':>9} {'routine n':>10} {'false alarms':>13}"
-    )
-    for cat in sorted(set(by_cat) | set(fa_cat)):
-        got = by_cat.get(cat, [])
-        fa = fa_cat.get(cat, [])
-        cols = [sum(g[k] for g in got) / len(got) if got else float("nan") for k in range(3)]
-        fa_rate = sum(fa) / len(fa) if fa else float("nan")
-        print(f"{cat:24} {len(got):>3} {cols[0]:>6.0%} {cols[1]:>6.0%} {cols[2]:>9.0%} {len(fa):>10} {fa_rate:>13.0%}")
-    times = []
-    for item in items:
-        t0 = time.perf_counter()
-        model.score(item["text"])
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    p50, p95 = times[len(times) // 2], times[int(len(times) * 0.95)]
-    print(f"\nClassifier latency per message, one core: p50 {p50:.1f} ms, p95 {p95:.1f} ms (embedding + heads)")
+    _per_category(items, rows)
+    _latency(model, items)
     misses = [
         i
         for i, a in zip(items, rows["combined (shipped)"], strict=True)

@@ -18,7 +18,7 @@ from chatbot.safety.categories import guidance_key
 from chatbot.safety.learned import LearnedFinding, TriageModel
 from chatbot.safety.lexicon import detect_language, normalize
 from chatbot.safety.policy import harmful_category, injection_category, off_topic_category
-from chatbot.safety.triage import ACUTE, Assessment, assess
+from chatbot.safety.triage import ACUTE, Assessment, assess, doubtful
 from chatbot.types import ChatMessage, PatientProfile, Triage
 
 # A short follow-up to an emergency ("what do I do now?", "he's still not breathing right")
@@ -42,15 +42,18 @@ def _continues_emergency(message: str, history: Sequence[ChatMessage], profile: 
     return earlier.category if earlier.emergency else None
 
 
-def _emergency(found: Assessment, learned: LearnedFinding | None, lang: str) -> Triage | None:
+def _emergency(found: Assessment, learned: LearnedFinding | None, lang: str, message: str) -> Triage | None:
     """Emergency if the rules or the classifier say so, except where the classifier is all but
-    sure there is none (``overrules_rules``: "this traffic is giving me a heart attack"). The
+    sure there is none in a message that asks about rather than reports one (``overrules_rules``
+    and :func:`~chatbot.safety.triage.doubtful`: "what temperature is a fever in a newborn?"). The
     rules' category wins when both fire (it names what matched); the classifier's category
     picks the guidance otherwise."""
     score = None if learned is None else learned.emergency_p
     by_model = learned is not None and learned.level == "emergency"
-    if found.emergency and learned is not None and learned.overrules_rules:
-        return None  # the rule matched words, the classifier reads the message as no emergency
+    if found.emergency and learned is not None and learned.overrules_rules and doubtful(message):
+        # A question about an emergency (educational, past, joking), not a report of one, that
+        # the classifier is all but sure is none: the rule matched words, not a situation.
+        return None
     if found.emergency:
         reason = found.reason + (f"; {learned.reason()}" if learned is not None else "")
         source = "rules+classifier" if by_model else "rules"
@@ -80,7 +83,7 @@ def triage(
     lang = detect_language(message)
     found = assess(message, profile)
     learned = model.score(message) if model is not None else None
-    emergency = _emergency(found, learned, lang)
+    emergency = _emergency(found, learned, lang, message)
     if emergency is not None:
         return emergency
     if history:

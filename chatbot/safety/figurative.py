@@ -65,3 +65,8 @@ def strip_figures(norm: str) -> str:
     if _JOKE.search(out) or _EVERYDAY_CAUSE.search(out):
         out = _WITH_CUE.sub(" ", out)
     return out
+
+
+def joking(norm: str) -> bool:
+    """A joke marker (lol, haha, jaja...) in the normalised text."""
+    return bool(_JOKE.search(norm))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from chatbot.safety.figurative import strip_figures
+from chatbot.safety.figurative import joking, strip_figures
 from chatbot.safety.lexicon import normalize
 from chatbot.types import PatientProfile
 
@@ -79,6 +79,8 @@ PAST = _rx(
     r"\bin (?:my|his|her|their) (?:teens|twenties|thirties|forties|fifties|sixties|childhood)\b",
     r"\bas a (?:child|kid|teenager|teen|baby|toddler)\b|\bwhen (?:he|she|they) (?:was|were) (?:a|young|little|\d+)\b",
     r"\bde (?:nino|nina|pequeno|pequena|joven)\b",
+    # "I had a stroke at 40" (issue 17): an event at an age is history.
+    r"\b(?:had|got|suffered|survived) (?:a |an |my |his |her )?\w+(?: \w+)? (?:at|aged|at age|at the age of) \d{1,2}\b",
 )
 
 # If/when someone: a hypothetical person, not one in front of the writer.
@@ -496,20 +498,24 @@ _NUMBER_WORDS = {
 }
 _AGE = re.compile(
     r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|un|una|uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|a|an)"
-    r" ?(days?|weeks?|months?|dias|semanas|mes|meses)\b"
+    r" ?(days?|weeks?|wks?|months?|mths?|mos?|dias|semanas|mes|meses)\b"
 )
 _NEWBORN = re.compile(r"\bnewborn\b|\brecien nacid\w*")
 _FEVER_WORD = re.compile(
     r"\bfever\w*|\btemp\w*\b|\bthermometer\b|\bhot\b|\bburning up\b|\bfiebre\b|\bcalentura\b|\bfebril\b|\bcaliente\b"
 )
-_TEMPERATURE = re.compile(r"\b(\d{2,3}(?:\.\d)?)\s?(?:f|c|degrees?|grados?)?\b")
+_TEMPERATURE = re.compile(r"\b(\d{2,3}(?:[.,]\d)?)\s?(?:f|c|degrees?|grados?)?\b")
+# A reading is a fever word on its own ("our 12 day old is 38.1"): a decimal in the fever range.
+_FEVER_READING = re.compile(r"\b(?:3[89]|4[0-2])[.,]\d\b|\b(?:10[0-6])[.,]\d\s?f?\b|\b10[1-6] ?f\b")
 
 
 def _infant_fever(norm: str) -> bool:
-    """Fever in a baby under 3 months: always needs urgent medical assessment."""
-    if not _FEVER_WORD.search(norm) or _PREGNANCY_CONTEXT.search(norm):
+    """Fever in a baby under 3 months (38 C / 100.4 F or more), or 39 C / 102.2 F or more from
+    3 to 6 months: both need medical assessment now (the training set's infant-fever messages
+    showed both, and readings typed without the word "fever")."""
+    if not (_FEVER_WORD.search(norm) or _FEVER_READING.search(norm)) or _PREGNANCY_CONTEXT.search(norm):
         return False
-    under_3_months = bool(_NEWBORN.search(norm))
+    youngest = 0 if _NEWBORN.search(norm) else None
     for m in _AGE.finditer(norm):
         value = int(m.group(1)) if m.group(1).isdigit() else _NUMBER_WORDS[m.group(1)]
         unit = m.group(2)
@@ -517,15 +523,16 @@ def _infant_fever(norm: str) -> bool:
         # "fever for 3 days" is a duration, not an age: an age goes with "old" or a baby word.
         tail = norm[m.end() : m.end() + 12]
         head = norm[max(0, m.start() - 25) : m.start()]
-        if ("old" in tail or re.search(r"\b(?:baby|newborn|infant|bebe|is|de|born|nacio)\b", head)) and days < 91:
-            under_3_months = True
-    if not under_3_months:
+        if ("old" in tail or re.search(r"\b(?:baby|newborn|infant|bebe|is|de|born|nacio)\b", head)) and days < 184:
+            youngest = days if youngest is None else min(youngest, days)
+    if youngest is None:
         return False
-    temps = [float(t) for t in _TEMPERATURE.findall(norm)]
+    temps = [float(t.replace(",", ".")) for t in _TEMPERATURE.findall(norm)]
     temps = [t for t in temps if 35 <= t <= 43 or 95 <= t <= 110]
+    limit_c, limit_f = (38.0, 100.4) if youngest < 91 else (39.0, 102.2)
     if temps:
-        return any(t >= 38.0 if t < 50 else t >= 100.4 for t in temps)
-    return True
+        return any(t >= limit_c if t < 50 else t >= limit_f for t in temps)
+    return youngest < 91  # "my 6 week old has a fever", no reading: under 3 months is enough
 
 
 def _benign_explanation(category: str, norm: str) -> bool:
@@ -816,6 +823,17 @@ def red_flags(message: str, profile: PatientProfile | None = None) -> list[Findi
         found.append(combined)
     found = [f for f in found if f.strength == "strong" or not _benign_explanation(f.category, norm)]
     return found
+
+
+def doubtful(message: str) -> bool:
+    """The message reads as a question about, not a report of, an emergency: educational, past,
+    hypothetical or joking, with nothing said to be happening now. Only then may the learned
+    stage overrule a rule match (``chatbot.safety._emergency``)."""
+    norm = normalize(message)
+    if ACUTE.search(norm):
+        return False
+    general = EDU.search(norm) and not PERSONAL.search(norm)  # "my 2 month old ... what do I do" is not
+    return bool(general or PAST.search(norm) or HYPOTHETICAL.search(norm) or joking(norm))
 
 
 @dataclass(frozen=True)
