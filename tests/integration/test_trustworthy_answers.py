@@ -70,7 +70,10 @@ def assert_trustworthy(reply: Reply, question: str) -> None:
 def test_should_i_worry_opens_with_when_to_get_care(service: DialogueService) -> None:
     reply = service.reply(COUGH, session_id="cough")
     assert_trustworthy(reply, COUGH)
-    assert re.search(r"\bsee a doctor\b.*\bthree weeks\b", lead(reply), re.I), reply.text
+    # The starter topics' care levels: "Book an appointment with a doctor if the cough lasts ..."
+    assert re.search(r"\b(?:see|book an appointment with|contact) a doctor\b.*\bthree weeks\b", lead(reply), re.I), (
+        reply.text
+    )
 
 
 def test_follow_up_does_not_reverse_the_source(service: DialogueService) -> None:
@@ -96,4 +99,4 @@ def test_base_model_configuration_does_not_reassure(settings: Settings) -> None:
     base = _service(settings, adapter=None)
     reply = base.reply(COUGH)
     assert_trustworthy(reply, COUGH)
-    assert re.search(r"\bsee a doctor\b", lead(reply), re.I), reply.text
+    assert re.search(r"\b(?:see|book an appointment with|contact) a doctor\b", lead(reply), re.I), reply.text
