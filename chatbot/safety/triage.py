@@ -532,7 +532,9 @@ def _infant_fever(norm: str) -> bool:
     limit_c, limit_f = (38.0, 100.4) if youngest < 91 else (39.0, 102.2)
     if temps:
         return any(t >= limit_c if t < 50 else t >= limit_f for t in temps)
-    return youngest < 91  # "my 6 week old has a fever", no reading: under 3 months is enough
+    # "my 6 week old has a fever", no reading: under 3 months is enough, for a particular baby
+    # ("what temperature counts as a fever in a newborn?" asks about none).
+    return youngest < 91 and bool(PERSONAL.search(norm))
 
 
 def _benign_explanation(category: str, norm: str) -> bool:
