@@ -145,8 +145,9 @@ class DialogueService:
         state.timings.retrieval_s = time.perf_counter() - t1
         yield ReplyEvent("triage", triage=tri)
         yield ReplyEvent("sources", citations=tuple(citations_for(hits)))
-        if tri.care == "same_day":  # needs a clinician today: said first, before any quoted text
-            yield ReplyEvent("delta", text=prompts.same_day_note(tri.language) + "\n\n")
+        note = _care_note(tri)
+        if note:  # needs a clinician today: said first, before any quoted text
+            yield ReplyEvent("delta", text=note)
         if not hits:
             state.flags.append("no_relevant_source")
             if self.retriever is None:
@@ -365,8 +366,9 @@ class DialogueService:
 
     def _finish(self, state: TurnState, reply: Reply) -> ReplyEvent:
         reply.query = state.query
-        if reply.triage.label == "ok" and reply.triage.care == "same_day":
-            reply.text = prompts.same_day_note(reply.triage.language) + "\n\n" + reply.text
+        note = _care_note(reply.triage)
+        if note:
+            reply.text = note + reply.text
             reply.flags.append("same_day_care")
         reply.timings.total_s = time.perf_counter() - state.t0
         if state.session_id is not None:
@@ -377,6 +379,13 @@ class DialogueService:
                 label="leak" if "system_prompt_leak" in reply.flags else reply.triage.label,
             )
         return ReplyEvent("done", text=reply.text, triage=reply.triage, citations=tuple(reply.citations), reply=reply)
+
+
+def _care_note(tri: Triage) -> str:
+    """The same-day note (with its paragraph break) an answered message opens with, or ""."""
+    if tri.label == "ok" and tri.care == "same_day":
+        return prompts.same_day_note(tri.language) + "\n\n"
+    return ""
 
 
 def _retrieved(hits: Sequence[Hit]) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ The rules in :mod:`chatbot.safety.triage` are precise and explainable but only k
 wordings they were written for. This stage scores any wording: features are the sentence
 embedding of the message (all-MiniLM-L6-v2, the embedded default embedder, int8) and hashed
 character and word n-grams of its normalised text (typos, Spanish, slang the English embedder
-misses). Three heads, all logistic regressions trained by :mod:`chatbot.safety.learned_train`:
+misses). Two logistic-regression heads and their thresholds, trained by :mod:`finetune.triage`:
 
 * ``level``: routine | urgent | emergency (softmax), the emergency threshold chosen on
   out-of-fold scores for recall, so that it errs towards raising the alarm;
