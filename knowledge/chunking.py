@@ -134,6 +134,13 @@ class Chunker:
                         break
                     carry.insert(0, (p, pn))
                     carried += pn
+                # Items carried over before a lead-in belong to the list before it: alone at the
+                # top of the next chunk they would read as free statements ("- you have a weak
+                # immune system..."), so the overlap starts at the lead-in.
+                owner = next((j for j, (p, _) in enumerate(carry) if p.lstrip("\n").endswith(":")), 0)
+                if owner and all(_ITEM.match(p.lstrip("\n")) for p, _ in carry[:owner]):
+                    carried -= sum(pn for _, pn in carry[:owner])
+                    carry = carry[owner:]
                 # A list cut by the chunk boundary restates its lead-in ("See a doctor soon if:"),
                 # so no item of it is ever read alone or under another list's lead-in.
                 first = (carry[0][0] if carry else piece).lstrip("\n")

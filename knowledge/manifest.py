@@ -11,7 +11,7 @@ from typing import Any
 
 from knowledge.errors import KnowledgeError
 
-INDEX_VERSION = 3  # 2: chunk text keeps line breaks; 3: a list cut by a chunk boundary restates its lead-in
+INDEX_VERSION = 4  # 2: chunk text keeps line breaks; 3: a list cut by a chunk boundary restates its lead-in; 4: no item carried over without its lead-in
 MANIFEST_NAME = "manifest.json"
 
 

@@ -15,7 +15,7 @@ from knowledge.documents import Document
 from knowledge.embedding import MockEmbedder
 from knowledge.errors import KnowledgeError
 from knowledge.hybrid import FusionWeights, HybridRetriever
-from knowledge.manifest import Manifest
+from knowledge.manifest import INDEX_VERSION, Manifest
 from knowledge.retrieval import Retriever
 
 DOCS = [
@@ -61,7 +61,7 @@ def _open(out: Path, **kw: object) -> HybridRetriever:
 def test_build_writes_manifest_and_search_finds_the_right_doc(tmp_path: Path) -> None:
     out = tmp_path / "idx"
     m = _build(out)
-    assert (m.n_documents, m.embedder, m.dimension, m.version) == (4, "mock-64", 64, 3)
+    assert (m.n_documents, m.embedder, m.dimension, m.version) == (4, "mock-64", 64, INDEX_VERSION)
     assert m.n_chunks > 4  # small chunk budget: several chunks per document
     assert set(m.files) >= {"docs.jsonl", "chunks.jsonl", "chunk_vectors.npy", "dense.faiss", "dense_rows.npy"}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left

@@ -249,3 +249,23 @@ def test_a_list_cut_by_a_chunk_boundary_restates_its_lead_in() -> None:
     chunks = chunker.chunk(Document("d", text, title="T"))
     assert len(chunks) > 1
     assert all(c.text.startswith("See a doctor soon if:\n- ") for c in chunks)
+
+
+def test_items_of_an_earlier_list_are_not_carried_over_without_their_lead_in() -> None:
+    """Hand audit v2, P01: the overlap carried "- you have a weak immune system..." (an item of
+    "Contact a doctor urgently, the same day, if:") into the next chunk above the next lead-in,
+    where it read as a statement on its own."""
+    from knowledge.chunking import Chunker, ChunkerConfig
+    from knowledge.documents import Document
+
+    text = (
+        "Call now if:\n- alpha one two three four five\n- beta one two three\n"
+        "Book if:\n- gamma one two three four\n- delta one two three four"
+    )
+    # 3 + 7 + 5 + 2 words fill the first chunk; the overlap would carry "- beta ..." and "Book if:".
+    chunker = Chunker(lambda t: len(t.split()), ChunkerConfig(chunk_tokens=20, overlap_tokens=8))
+    chunks = chunker.chunk(Document("d", text, title="T"))
+    assert len(chunks) > 1
+    for c in chunks:
+        first = c.text.split("\n")[0]
+        assert first.endswith(":"), c.text  # every chunk opens with the lead-in of its first item
