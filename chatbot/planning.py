@@ -11,6 +11,7 @@ for care questions it always opens it, because "when to get care" is the answer 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -61,6 +62,21 @@ POPULATION_CUES: dict[str, re.Pattern[str]] = {
     "pregnancy": re.compile(r"\bpregnan\w*|\bbreastfeed\w*|\bexpecting\b"),
     "child": re.compile(r"\bchild\w*|\bbab(?:y|ies)\b|\binfants?\b|\btoddlers?\b|\bkids?\b|\bunder \d+\b"),
 }
+
+# Sentences about adults only: for a question about a child they answer the wrong person ("Older
+# adults may have a serious infection with only a mild fever or none" for a 2-year-old with a
+# fever; hand audit v2, P09).
+ADULTS_ONLY = re.compile(r"\badults?\b|\belderly\b|\bseniors?\b|\bolder people\b|\bpeople over \d+\b")
+
+ANAPHORIC = re.compile(r"(?:It|They|This|These|That|Those|He|She|Its|Their)\b")
+
+
+def for_someone_else(text: str, population: str | None) -> bool:
+    """Whether a passage sentence is only about people other than the one asked about."""
+    if population != "child":
+        return False
+    t = text.lower()
+    return bool(ADULTS_ONLY.search(t)) and not POPULATION_CUES["child"].search(t)
 
 
 def section_type(meta: dict[str, object]) -> str | None:
@@ -114,14 +130,23 @@ def on_topic(title: str, text: str, topic: str | None, question: str) -> bool:
 
 
 def planned_lead(
-    question: str, qtype: QuestionType, evidence: Evidence, topic: str | None = None
+    question: str,
+    qtype: QuestionType,
+    evidence: Evidence,
+    topic: str | None = None,
+    avoid: Collection[PassageSentence] = (),
 ) -> PassageSentence | None:
     """The passage sentence that best answers ``question`` as the type asks.
 
     Among the type's sentences (for a care question, only those), by similarity to the question
     plus preferences for the question's topic (its passage names it), the population asked about
     (pregnancy, children), the retriever's ranking and a passage's earlier sentences."""
-    units = [u for u in lead_units(evidence) if 4 <= len(u.text.split()) <= 45]
+    # An opening must stand alone: "It causes a cough that can last three weeks" names nothing.
+    units = [
+        u
+        for u in lead_units(evidence)
+        if 4 <= len(u.text.split()) <= 45 and u not in avoid and not ANAPHORIC.match(u.text)
+    ]
     if qtype.label in ("definition", "other"):
         # An overview passage opens with its definition: a source's first sentence.
         matching = [u for u in units if u.position == 0]
@@ -156,4 +181,13 @@ def planned_lead(
     return units[max(range(len(units)), key=score)]
 
 
-__all__ = ["TYPE_CUES", "about_topic", "answers_type", "lead_units", "on_topic", "planned_lead", "section_type"]
+__all__ = [
+    "TYPE_CUES",
+    "about_topic",
+    "answers_type",
+    "for_someone_else",
+    "lead_units",
+    "on_topic",
+    "planned_lead",
+    "section_type",
+]

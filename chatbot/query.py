@@ -130,7 +130,7 @@ def is_followup(message: str) -> bool:
         return True
     # A short question naming no condition of its own leans on the earlier one: "how long does
     # it take to heal?", "what foods should I avoid?" (hand audit v2, F03 and F10).
-    if len(ws) <= 8 and not any(salient(w) for w in own):
+    if len(ws) <= 8 and not names_condition(message):
         return True
     return not own
 
@@ -221,6 +221,9 @@ class Understanding:
     topic: str | None
     reduced: str  # the medical question of a long message (== standalone for short ones)
     followup: bool
+    # A follow-up that names no condition of its own ("is it contagious?", "and for a child?")
+    # is about what the previous turn was answered from, not about whatever else it retrieves.
+    carried: bool = False
 
 
 _BP_READING = re.compile(r"\b(?:[7-9]\d|1\d\d|2[0-4]\d)\s?/\s?(?:[4-9]\d|1[0-4]\d)\b(?!\s?(?:mg|ml|%))")
@@ -244,14 +247,25 @@ def understand(
         topic = None
     reduced = reduce_question(standalone)
     own_topic = extract_topic(reduced)
-    if _BP_READING.search(reduced) and "pressure" not in reduced.lower():
-        # "my monitor said 185/122": a reading names its topic without the words for it.
-        reduced, own_topic = f"{reduced} (blood pressure reading)", "blood pressure"
+    if _BP_READING.search(reduced):
+        # "my monitor said 185/122": a reading names its topic without the words for it, and
+        # "my blood pressure was 150/95 at the pharmacy" is about blood pressure, not the pharmacy.
+        own_topic = "blood pressure"
+        if "pressure" not in reduced.lower():
+            reduced = f"{reduced} (blood pressure reading)"
     if not followup or not topic:
         topic = own_topic  # a follow-up keeps the topic it carried over
     terms = profile_terms(profile, reduced)
     retrieval = reduced + (" " + " ".join(terms) if terms else "")
-    return Understanding(Query(original, standalone, retrieval), topic, reduced, followup)
+    carried = followup and not names_condition(original)
+    return Understanding(Query(original, standalone, retrieval), topic, reduced, followup, carried)
+
+
+def names_condition(message: str) -> bool:
+    """Whether a message names a condition, medicine or body part of its own: a rare word that
+    is not an aspect of a topic ("diabetes" in "what about diabetes?", none in "is it contagious?")."""
+    own = [w for w in content_words(message) if w not in ASPECT_WORDS]
+    return any(salient(w) for w in own)
 
 
 def previous_user_questions(history: Sequence[ChatMessage]) -> list[str]:

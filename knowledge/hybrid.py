@@ -109,6 +109,7 @@ class HybridRetriever:
         self.adapter_signals: tuple[str, ...] = ("dense",)
         self.docs: list[dict[str, Any]] = corpus.docs
         self.chunk_rows: list[dict[str, Any]] = corpus.chunks
+        self._doc_index = {str(d["id"]): i for i, d in enumerate(self.docs)}
         self.chunk_vecs: np.ndarray = corpus.chunk_vecs
         self.question_vecs: np.ndarray = corpus.question_vecs
         self.title_vecs: np.ndarray = corpus.title_vecs
@@ -132,6 +133,16 @@ class HybridRetriever:
     @property
     def chunks_of_doc(self) -> list[list[int]]:
         return [self._doc_chunks[a:b].tolist() for a, b in zip(self._doc_ptr[:-1], self._doc_ptr[1:], strict=True)]
+
+    def document_lead(self, doc_id: str) -> str:
+        """A document's title and first chunk: what the document as a whole is about ("Sprains
+        often happen in the ankle..."), for passages of it that do not repeat the word."""
+        d = self._doc_index.get(doc_id)
+        if d is None:
+            return ""
+        first = self._doc_chunks[self._doc_ptr[d] : self._doc_ptr[d + 1]]
+        text = min((self.chunk_rows[int(i)] for i in first), key=lambda r: r["p"])["text"] if len(first) else ""
+        return f"{self.docs[d].get('title', '')}\n{text}"
 
     def _build_candidate_indexes(self) -> None:
         """Half-precision copies for finding candidates: a third of the memory traffic of exact scans.

@@ -13,3 +13,10 @@ class Retriever(Protocol):
         """Ranked hits for ``query`` (best first); ``question`` is an optional reduced form
         of a long consumer message used as an extra signal."""
         ...
+
+
+@runtime_checkable
+class DocumentLookup(Protocol):
+    def document_lead(self, doc_id: str) -> str:
+        """The document's title and first chunk ("" for an unknown id): what it is about as a whole."""
+        ...

@@ -18,9 +18,19 @@ from typing import TYPE_CHECKING, Any
 from chatbot import prompts
 from chatbot.faithfulness import judge_any, normalize
 from chatbot.faithfulness_lexicon import ANSWER_OPENER
-from chatbot.grounding import Evidence, attach, ground, opening_sentences, select_sentences, strip_citations, topic
+from chatbot.grounding import (
+    Evidence,
+    PassageSentence,
+    attach,
+    ground,
+    opening_sentences,
+    select_sentences,
+    strip_citations,
+    topic,
+)
 from chatbot.llm.base import GenerationParams, Generator
-from chatbot.planning import TYPE_CUES, about_topic, planned_lead
+from chatbot.planning import TYPE_CUES, about_topic, for_someone_else, planned_lead
+from chatbot.prompts import age_group_of
 from chatbot.query import mentions_medicine, profile_terms
 from chatbot.types import ChatMessage, PatientProfile, Timings
 
@@ -71,19 +81,29 @@ class AnswerJob:
     def count_generated(self) -> None:
         self.timings.tokens_generated = self.budget.count("".join(self.generated)) if self.generated else 0
 
+    def elsewhere(self) -> list[PassageSentence]:
+        """Passage sentences only about someone other than the person asked about (adults, for a
+        question about a child): never quoted in this answer."""
+        population = self.qtype.population
+        group = (self.profile.age_group or age_group_of(self.profile.age)) if self.profile else None
+        if population is None and group in ("infant", "child", "teen"):
+            population = "child"
+        return [s for s in self.evidence.sentences if for_someone_else(s.text, population)]
+
 
 def extractive(job: AnswerJob) -> Iterator[str]:
     question = job.budget.question(job.understanding, job.hits, job.profile, lead_only=False)
     boost = profile_terms(job.profile, question)
     # The sentence that answers the question's type comes first (for "should I worry", when to get care).
-    planned = planned_lead(question, job.qtype, job.evidence, job.understanding.topic)
+    elsewhere = job.elsewhere()
+    planned = planned_lead(question, job.qtype, job.evidence, job.understanding.topic, avoid=elsewhere)
     first = [planned] if planned is not None else []
     picked = first + select_sentences(
         question,
         job.evidence,
         max_words=EXTRACTIVE_MAX_WORDS,
         boost_terms=boost,
-        skip=first,
+        skip=first + elsewhere,
         exclude=[s.text for s in first],
         sources=_on_topic(job),
     )
@@ -113,10 +133,11 @@ def hybrid(job: AnswerJob) -> Iterator[str]:
     job.timings.generation_s = time.perf_counter() - t_gen
     job.count_generated()
     lead = _checked_lead(job, buffer, question, fitted)
-    planned = None if lead else planned_lead(question, job.qtype, job.evidence, job.understanding.topic)
+    elsewhere = job.elsewhere()
+    planned = None if lead else planned_lead(question, job.qtype, job.evidence, job.understanding.topic, elsewhere)
     boost = profile_terms(job.profile, question)
-    opening = opening_sentences(job.evidence, HYBRID_OPENING_WORDS)
-    skip = [*opening, *([planned] if planned else [])]
+    opening = [s for s in opening_sentences(job.evidence, HYBRID_OPENING_WORDS) if s not in elsewhere]
+    skip = [*opening, *([planned] if planned else []), *elsewhere]
     picked = opening + select_sentences(
         question,
         job.evidence,

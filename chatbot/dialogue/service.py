@@ -20,7 +20,6 @@ Design choices:
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Generator as Coroutine
 from collections.abc import Iterator, Sequence
@@ -28,17 +27,17 @@ from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from chatbot import clarify, prompts
 from chatbot.dialogue.answers import ANSWER_MODES, MODEL_MODES, AnswerJob, whom_to_ask
-from chatbot.dialogue.budget import RETRIEVAL_MAX_TOKENS, PromptBudget
+from chatbot.dialogue.budget import PromptBudget
 from chatbot.dialogue.history import TriageFn, conversation_context, replayable
+from chatbot.dialogue.passages import PassageFinder
 from chatbot.dialogue.turn import Turn, TurnOptions, TurnState
 from chatbot.errors import HealthbotError
 from chatbot.grounding import Evidence, citations_for, ground
 from chatbot.llm.base import Generator
-from chatbot.planning import on_topic
 from chatbot.query import mentions_medicine, understand
 from chatbot.question_type import detect as detect_question_type
 from chatbot.safety import triage as safety_triage
-from chatbot.safety.output import LeakGuard, poisoned
+from chatbot.safety.output import LeakGuard
 from chatbot.sessions import SessionStore, trim_history
 from chatbot.types import ChatMessage, PatientProfile, Query, Reply, ReplyEvent, Triage
 
@@ -47,8 +46,6 @@ if TYPE_CHECKING:
     from knowledge.documents import Hit
     from knowledge.embedding import Embedder
     from knowledge.retrieval import Retriever
-
-log = logging.getLogger("chatbot.dialogue")
 
 
 class DialogueError(HealthbotError, ValueError):
@@ -89,6 +86,7 @@ class DialogueService:
         self.budget = PromptBudget(
             lambda text: self.generator.count_tokens(text), settings.llm.max_prompt_tokens, canary
         )
+        self.passages = PassageFinder(settings, retriever, self.budget)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DialogueService:
@@ -124,7 +122,7 @@ class DialogueService:
         state = self._start(Turn.of(turn, **options))
         ctx = conversation_context(state.prompt_history, state.profile)
         u = understand(state.message, previous=ctx.previous, previous_topic=ctx.topic, profile=ctx.profile)
-        return u.query, self._search(self.budget.bounded(u, []))[0]
+        return u.query, self.passages.search(self.budget.bounded(u, []))[0]
 
     def reset(self, session_id: str) -> None:
         self.sessions.reset(session_id)
@@ -137,11 +135,9 @@ class DialogueService:
             yield from self._fixed_reply(state, fixed)
             return
         t1 = time.perf_counter()
-        hits, search_flags = (
-            self._search(state.understanding) if state.turn.hits is None else self._usable(state.turn.hits)
-        )
+        assert state.understanding is not None
+        found, hits, search_flags = self.passages.find(state.understanding, state.previous, state.turn.hits)
         state.flags.extend(search_flags)
-        found, hits = hits, self._on_topic(hits, state)
         state.timings.retrieval_s = time.perf_counter() - t1
         yield ReplyEvent("triage", triage=tri)
         yield ReplyEvent("sources", citations=tuple(citations_for(hits)))
@@ -217,6 +213,7 @@ class DialogueService:
         if tri.label != "ok":
             return tri, tri
         u = answered or understand(message, previous=ctx.previous, previous_topic=ctx.topic, profile=state.profile)
+        state.previous = ctx.previous if answered is None else None
         state.understanding = self.budget.bounded(u, state.flags)
         trim = self.settings.dialogue.history_token_budget
         state.prompt_history = trim_history(state.prompt_history, trim, self.budget.count)
@@ -315,46 +312,12 @@ class DialogueService:
             checks=[s.record() for s in grounded.sentences],
         )
 
-    def _on_topic(self, hits: list[Hit], state: TurnState) -> list[Hit]:
-        """The passages that name the question's topic: a passage about another condition that
-        merely scores above the threshold answers nothing ("not covered" is the honest reply)."""
-        assert state.understanding is not None
-        u = state.understanding
-        kept = [h for h in hits if on_topic(h.chunk.title, h.chunk.text, u.topic, u.query.standalone)]
-        if len(kept) < len(hits):
-            state.flags.append(f"off_topic_sources_removed:{len(hits) - len(kept)}")
-        return kept
-
     def _whom(self, state: TurnState) -> str:
         assert state.understanding is not None
         return whom_to_ask(state.understanding.query.standalone, state.profile)
 
     def _triage(self, message: str, history: Sequence[ChatMessage], profile: PatientProfile | None) -> Triage:
         return self.triage_fn(message, list(history), profile)
-
-    def _usable(self, hits: Sequence[Hit]) -> tuple[list[Hit], list[str]]:
-        """Hits above the relevance threshold with poisoned passages removed, and flags."""
-        min_score = self.settings.knowledge.min_score
-        kept = [h for h in hits if h.score >= min_score]
-        clean = [h for h in kept if not poisoned(h.chunk.text)]
-        removed = len(kept) - len(clean)
-        if removed:
-            log.warning("removed %d retrieved passage(s) containing instructions to the assistant", removed)
-        return clean[: self.settings.knowledge.top_k], [f"source_injection_removed:{removed}"] if removed else []
-
-    def _search(self, u: Any) -> tuple[list[Hit], list[str]]:
-        if self.retriever is None:
-            return [], []
-        # A long message goes in full plus its reduced question; the retriever scores each
-        # signal with the better of the two.
-        k = self.settings.knowledge.top_k
-        if u.reduced != u.query.standalone and u.query.retrieval.startswith(u.reduced):
-            terms = u.query.retrieval[len(u.reduced) :]
-            text = self.budget.clip(u.query.standalone + terms, RETRIEVAL_MAX_TOKENS)
-            hits = self.retriever.search(text, k, question=u.query.retrieval)
-        else:
-            hits = self.retriever.search(u.query.retrieval, k)
-        return self._usable(hits)
 
     def _fixed_reply(self, state: TurnState, tri: Triage) -> Iterator[ReplyEvent]:
         text = tri.message or _fallback_message(tri)

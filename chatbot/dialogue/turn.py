@@ -60,6 +60,7 @@ class TurnState:
     prompt_history: list[ChatMessage] = field(default_factory=list)  # replayable, trimmed
     profile: PatientProfile | None = None  # effective: after a clarifying answer
     understanding: Understanding | None = None
+    previous: str | None = None  # the previous standalone question (a follow-up leans on it)
     timings: Timings = field(default_factory=Timings)
     t0: float = field(default_factory=time.perf_counter)
 

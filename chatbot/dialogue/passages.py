@@ -1,0 +1,112 @@
+"""Which retrieved passages a turn may answer from.
+
+Retrieval ranks passages; this step decides which of them the answer may use: those above
+``knowledge.min_score``, without instructions to the assistant, about the question's topic, and,
+for a follow-up that names no condition of its own ("is it contagious?", "how long does it take
+to heal?"), from the document the previous question was answered from. Without that last rule a
+follow-up drifted to whatever else its few words retrieved (hand audit v2: "how long does it take
+to heal?" after a burn quoted sprain self-care; "is it contagious?" after a cough quoted measles).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from chatbot.dialogue.budget import RETRIEVAL_MAX_TOKENS, PromptBudget
+from chatbot.planning import about_topic, on_topic
+from chatbot.query import Understanding, understand
+from chatbot.safety.output import poisoned
+from knowledge.retrieval import DocumentLookup
+
+if TYPE_CHECKING:
+    from chatbot.settings import Settings
+    from knowledge.documents import Hit
+    from knowledge.retrieval import Retriever
+
+log = logging.getLogger("chatbot.dialogue")
+TITLE_SEP = " \u2014 "  # "Burns \u2014 Self-care": the document's title, then the section
+
+
+class PassageFinder:
+    """Search, then keep the passages a turn may use (with flags saying what was removed)."""
+
+    def __init__(self, settings: Settings, retriever: Retriever | None, budget: PromptBudget) -> None:
+        self.settings = settings
+        self.retriever = retriever
+        self.budget = budget
+
+    def usable(self, hits: Sequence[Hit]) -> tuple[list[Hit], list[str]]:
+        """Hits above the relevance threshold with poisoned passages removed, and flags."""
+        min_score = self.settings.knowledge.min_score
+        kept = [h for h in hits if h.score >= min_score]
+        clean = [h for h in kept if not poisoned(h.chunk.text)]
+        removed = len(kept) - len(clean)
+        if removed:
+            log.warning("removed %d retrieved passage(s) containing instructions to the assistant", removed)
+        return clean[: self.settings.knowledge.top_k], [f"source_injection_removed:{removed}"] if removed else []
+
+    def search(self, u: Understanding, extra: str = "") -> tuple[list[Hit], list[str]]:
+        """Usable hits for ``u`` (``extra``: words added to the retrieval text)."""
+        if self.retriever is None:
+            return [], []
+        # A long message goes in full plus its reduced question; the retriever scores each
+        # signal with the better of the two.
+        k = self.settings.knowledge.top_k
+        if u.reduced != u.query.standalone and u.query.retrieval.startswith(u.reduced):
+            terms = u.query.retrieval[len(u.reduced) :]
+            text = self.budget.clip(u.query.standalone + terms + extra, RETRIEVAL_MAX_TOKENS)
+            hits = self.retriever.search(text, k, question=u.query.retrieval)
+        else:
+            hits = self.retriever.search(self.budget.clip(u.query.retrieval + extra, RETRIEVAL_MAX_TOKENS), k)
+        return self.usable(hits)
+
+    def on_topic(self, hits: Sequence[Hit], u: Understanding) -> list[Hit]:
+        """The passages about the question's topic: the passage names it, or (for a passage that
+        does not repeat the word, "When to seek care" of sprains for a twisted ankle) the title and
+        opening of its document do."""
+        lookup = self.retriever if isinstance(self.retriever, DocumentLookup) else None
+
+        def about(h: Hit) -> bool:
+            if on_topic(h.chunk.title, h.chunk.text, u.topic, u.query.standalone):
+                return True
+            return lookup is not None and on_topic(h.chunk.title, lookup.document_lead(h.chunk.doc_id), u.topic, "")
+
+        return [h for h in hits if about(h)]
+
+    def previous_document(self, previous: str | None) -> Hit | None:
+        """The best passage for the previous standalone question: what it was answered from."""
+        if not previous or self.retriever is None:
+            return None
+        u = self.budget.bounded(understand(previous), [])
+        hits = self.on_topic(self.search(u)[0], u)
+        # A document titled by the topic is what it was about ("Is shingles contagious?": the
+        # shingles topic, though chickenpox's passage about shingles may score higher).
+        titled = [h for h in hits if about_topic(h.chunk.title.split(TITLE_SEP)[0], u.topic)]
+        best = titled or hits
+        return best[0] if best else None
+
+    def find(
+        self, u: Understanding, previous: str | None, given: Sequence[Hit] | None = None
+    ) -> tuple[list[Hit], list[Hit], list[str]]:
+        """(what was found, what the turn may use, flags). ``given``: passages the caller chose
+        (they are checked the same way, and not searched again)."""
+        found, flags = self.search(u) if given is None else self.usable(given)
+        hits = self.on_topic(found, u)
+        if len(hits) < len(found):
+            flags.append(f"off_topic_sources_removed:{len(found) - len(hits)}")
+        anchor = self.previous_document(previous) if u.carried else None
+        if anchor is None:
+            return found, hits, flags
+        doc = anchor.chunk.doc_id
+        same = [h for h in found if h.chunk.doc_id == doc]
+        if not same and given is None:  # ask again, naming the document ("Burns")
+            title = anchor.chunk.title.split(TITLE_SEP)[0]
+            same = [h for h in self.search(u, extra=f" ({title})")[0] if h.chunk.doc_id == doc]
+        # Nothing of that document answers it: "not covered" is honest, another topic's passage is not.
+        flags.append(f"followup_kept_document:{doc}" if same else f"followup_not_in_document:{doc}")
+        return found, same, flags
+
+
+__all__ = ["PassageFinder"]
