@@ -313,6 +313,10 @@ EMERGENCY_ADVICE: dict[str, str] = {
     ),
     "breathing": "Sit upright, loosen tight clothing, and use a prescribed reliever inhaler if there is one.",
     "bleeding": "Press firmly on the wound with a clean cloth or your hand and keep pressing; don't lift it to check.",
+    "nosebleed": (
+        "Sit up and lean forward, and pinch the soft part of the nose firmly while you wait. Don't tip the head "
+        "back or lie down, and spit out any blood rather than swallowing it."
+    ),
     "overdose": (
         "Don't wait for symptoms to appear. If an opioid overdose is possible and naloxone is at hand, give it. "
         + POISON_CONTROL_NOTE
@@ -432,6 +436,10 @@ EMERGENCY_ADVICE_ES: dict[str, str] = {
     "chest_pain": "Siéntate y descansa mientras esperas, y no conduzcas tú mismo al hospital.",
     "stroke": "Anota la hora en que empezaron los síntomas: el tratamiento depende de ello. No des comida, bebida ni medicinas.",
     "bleeding": "Presiona con fuerza la herida con un paño limpio o con la mano y no dejes de presionar.",
+    "nosebleed": (
+        "Siéntate inclinado hacia delante y aprieta con firmeza la parte blanda de la nariz mientras esperas. "
+        "No eches la cabeza hacia atrás ni te acuestes, y escupe la sangre en lugar de tragarla."
+    ),
     "overdose": "No esperes a que aparezcan síntomas. " + POISON_CONTROL_NOTE_ES,
     "poisoning": POISON_CONTROL_NOTE_ES,
     "infant_fever": "La fiebre (38 °C o más) en un bebé de menos de 3 meses debe verla un médico enseguida, aunque parezca estar bien.",

@@ -57,10 +57,11 @@ def _emergency(found: Assessment, learned: LearnedFinding | None, lang: str, mes
     if found.emergency:
         reason = found.reason + (f"; {learned.reason()}" if learned is not None else "")
         source = "rules+classifier" if by_model else "rules"
-        message = prompts.emergency_message(found.category, lang)
-        return Triage("emergency", found.category, reason, message, lang, source=source, score=score)
+        category = guidance_key(found.category, message)
+        text = prompts.emergency_message(category, lang)
+        return Triage("emergency", category, reason, text, lang, source=source, score=score)
     if learned is not None and by_model:
-        category = guidance_key(learned.category)
+        category = guidance_key(learned.category, message)
         message = prompts.emergency_message(category, lang)
         return Triage("emergency", category, learned.reason(), message, lang, source="classifier", score=score)
     return None

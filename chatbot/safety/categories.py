@@ -9,6 +9,8 @@ one guidance text in ``chatbot/prompts.py`` and its examples in the training dat
 
 from __future__ import annotations
 
+import re
+
 # data category -> guidance key of ``prompts.EMERGENCY_ADVICE`` (declarative table)
 GUIDANCE: dict[str, str] = {
     "cardiac": "chest_pain",
@@ -59,6 +61,28 @@ GUIDANCE: dict[str, str] = {
 DATA_CATEGORIES = tuple(GUIDANCE)
 
 
-def guidance_key(category: str) -> str:
-    """The guidance key for a data category or a rule category (rules already use guidance keys)."""
-    return GUIDANCE.get(category, category)
+# guidance key -> (what the message says, the guidance that fits it better): the category says
+# what kind of emergency, the words say where (hand audit v2: a nosebleed got "press on the
+# wound"; confusion and an itchy face after starting methadone got anaphylaxis first aid).
+REFINE: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
+    "bleeding": ((re.compile(r"\bnose ?bleed|\bnose\b|\bnariz\b"), "nosebleed"),),
+}
+OPIOID = re.compile(
+    r"\b(?:methadone|heroin|fentanyl|oxycodone|oxycontin|morphine|tramadol|codeine|hydrocodone|opioids?|opiates?|"
+    r"percocet|vicodin|buprenorphine|suboxone)\b"
+)
+# With an opioid named, these are what an overdose looks like: its first aid (naloxone) comes first.
+OPIOID_SIGNS = frozenset({"anaphylaxis", "breathing", "confusion", "unconscious"})
+
+
+def guidance_key(category: str, message: str = "") -> str:
+    """The guidance key for a data category or a rule category (rules already use guidance keys),
+    refined by what the message says."""
+    key = GUIDANCE.get(category, category)
+    text = message.lower()
+    if key in OPIOID_SIGNS and OPIOID.search(text):
+        return "overdose"
+    for pattern, refined in REFINE.get(key, ()):
+        if pattern.search(text):
+            return refined
+    return key

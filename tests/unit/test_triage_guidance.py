@@ -55,3 +55,27 @@ def test_bleeding_inside_the_gut_is_not_told_to_press_on_a_wound(message: str) -
 def test_a_wound_still_gets_pressure() -> None:
     result = triage("my cut wont stop bleeding")
     assert result.label == "emergency" and "Press firmly" in result.message
+
+
+@pytest.mark.parametrize(
+    ("message", "key"),
+    [
+        ("My nose has been bleeding for 15 minutes and won't stop. Should I worry?", "nosebleed"),
+        ("There is blood everywhere, I cut my arm on glass and it won't stop bleeding", "bleeding"),
+    ],
+)
+def test_bleeding_guidance_fits_where_the_bleeding_is(message: str, key: str) -> None:
+    """Hand audit v2, P05: a nosebleed got "press firmly on the wound"."""
+    t = triage(message)
+    assert t.label == "emergency"
+    assert t.category == key
+    assert prompts.EMERGENCY_ADVICE[key] in t.message
+
+
+def test_an_opioid_with_confusion_gets_overdose_first_aid_not_anaphylaxis() -> None:
+    """Hand audit v2, L20: methadone, confusion and an itchy face got the EpiPen text."""
+    assert (
+        guidance_key("anaphylaxis", "i just started taking methadone and have confusion, my face itches") == "overdose"
+    )
+    assert guidance_key("anaphylaxis", "my throat is swelling after eating peanuts") == "anaphylaxis"
+    assert "naloxone" in prompts.emergency_message(guidance_key("unconscious", "he took heroin and won't wake up"))
