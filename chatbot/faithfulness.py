@@ -139,6 +139,57 @@ def content(words: Sequence[str]) -> list[str]:
 # ------------------------------------------------------------------ passage units
 
 
+# A lead-in ending in one of these runs on into its items ("See a doctor soon if" + "the cough
+# lasts..."); any other is a label ("There are three main causes", "Body symptoms") and keeps its
+# colon, or the joined sentence reads "There are three main causes allergies, such as...".
+_RUNS_ON = frozenset(
+    [
+        "if",
+        "when",
+        "whenever",
+        "or",
+        "and",
+        "are",
+        "is",
+        "include",
+        "includes",
+        "including",
+        "to",
+        "as",
+        "with",
+        "have",
+        "has",
+        "had",
+        "after",
+        "before",
+        "unless",
+        "because",
+        "from",
+        "of",
+        "by",
+        "for",
+        "who",
+        "that",
+        "than",
+        "can",
+        "may",
+        "should",
+        "might",
+        "like",
+        "especially",
+        "while",
+        "until",
+    ]
+)
+
+
+def join_lead_in(lead_in: str, item: str) -> str:
+    """A list item with its lead-in line, as one sentence."""
+    head = lead_in.strip().rstrip(":").strip()
+    last = head.rsplit(None, 1)[-1].lower() if head else ""
+    return f"{head} {item}" if last in _RUNS_ON else f"{head}: {item}"
+
+
 def passage_units(passage: str) -> tuple[list[str], list[str]]:
     """Sentences of the passage (list items joined to their lead-in line: "See a doctor soon
     if:" + "- the cough lasts more than three weeks"), and pairs of neighbouring sentences."""
@@ -151,7 +202,7 @@ def passage_units(passage: str) -> tuple[list[str], list[str]]:
             lead_in = ""
         elif _LIST_ITEM.match(piece):
             item = _LIST_ITEM.sub("", piece)
-            singles.append(f"{lead_in.rstrip(':')} {item}" if lead_in else item)
+            singles.append(join_lead_in(lead_in, item) if lead_in else item)
             if item.endswith(":"):
                 lead_in = ""  # a new lead-in run into the item (text flattened): its items have no owner
         else:

@@ -99,7 +99,7 @@ def _with_lead_ins(pieces: list[str]) -> list[str]:
             if item.endswith(":"):  # a lead-in run into an item (flattened text): nothing to trust
                 lead_in, text = "", ""
             elif lead_in:
-                text = f"{lead_in.rstrip(':').strip()} {item}."
+                text = faithfulness.join_lead_in(lead_in, item) + "."
         elif text.endswith(":"):
             lead_in, text = text, ""
         else:

@@ -68,6 +68,9 @@ POPULATION_CUES: dict[str, re.Pattern[str]] = {
 # fever; hand audit v2, P09).
 ADULTS_ONLY = re.compile(r"\badults?\b|\belderly\b|\bseniors?\b|\bolder people\b|\bpeople over \d+\b")
 
+# One item of a labelled list ("There are three main causes: allergies...; this type is not
+# contagious") is one answer of several: opening with it says the others are not so.
+LABELLED = re.compile(r"[^:]{3,80}: ")
 ANAPHORIC = re.compile(r"(?:It|They|This|These|That|Those|He|She|Its|Their)\b")
 
 
@@ -117,7 +120,23 @@ def about_topic(text: str, topic: str | None) -> bool:
     seen = set(content(tokens(text)))
     # A topic typed as two words names a one-word condition too ("chicken pox": chickenpox).
     joined = {stem(a + b) for a, b in pairwise(words)}
-    return not want or bool(want & seen) or bool(joined & seen)
+    return not want or bool(want & seen) or bool(joined & seen) or any(_same_root(w, seen) for w in want)
+
+
+def _same_root(word: str, seen: set[str]) -> bool:
+    """ "crusty" and "crust", "swollen" and "swelling" are not the same stem but the same word."""
+    root = word[: max(5, len(word) - 2)]
+    return len(word) >= 5 and any(s.startswith(root) for s in seen)
+
+
+def titled_by(title: str, topic: str | None) -> bool:
+    """Whether a document's title is the topic itself ("Shingles" for "shingles"; not "Irritable
+    bowel syndrome" for "bowel"): the same content words, up to stemming."""
+    if not topic or not title:
+        return False
+    want = {stem(w) for w in content(tokens(topic))} - GENERIC
+    have = {stem(w) for w in content(tokens(title))} - GENERIC
+    return bool(want) and want == have
 
 
 def on_topic(title: str, text: str, topic: str | None, question: str) -> bool:
@@ -145,7 +164,10 @@ def planned_lead(
     units = [
         u
         for u in lead_units(evidence)
-        if 4 <= len(u.text.split()) <= 45 and u not in avoid and not ANAPHORIC.match(u.text)
+        if 4 <= len(u.text.split()) <= 45
+        and u not in avoid
+        and not ANAPHORIC.match(u.text)
+        and not LABELLED.match(u.text)
     ]
     if qtype.label in ("definition", "other"):
         # An overview passage opens with its definition: a source's first sentence.
@@ -162,6 +184,12 @@ def planned_lead(
         units = matching
     elif qtype.label == "care" or not units:
         return None  # no care advice in the sources: nothing may pretend to be it
+    # The best passage's document is what the question is about: its sentence opens the answer
+    # when it has one ("no bowel movement in 4 days": constipation's care advice, not a line about
+    # diarrhoea after travel from the gastroenteritis topic; hand audit v2, P24).
+    named = [h for h in evidence.hits if about_topic(f"{h.chunk.title} {h.chunk.text}", topic)]
+    top = (named or evidence.hits)[0].chunk.doc_id if evidence.hits else None
+    units = [u for u in units if evidence.hits[u.source - 1].chunk.doc_id == top] or units
     population = POPULATION_CUES.get(qtype.population or "")
     scores = evidence.similarity(question, units)
 
@@ -190,4 +218,5 @@ __all__ = [
     "on_topic",
     "planned_lead",
     "section_type",
+    "titled_by",
 ]

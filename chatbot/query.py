@@ -35,7 +35,8 @@ STOPWORDS = _wordset(
     would will shall may might must not no yes so too very just also only any some all more most much many
     there here than then as up down out off again once please thanks thank hi hello dear sir madam get got
     let know tell want wondering wonder question ask asking help need really thing things like anything
-    something someone everything ok okay well still even now"""
+    something someone everything ok okay well still even now i'm im i've ive i'd i'll it's that's there's
+    don't doesn't didn't can't cannot won't isn't aren't wasn't haven't hasn't hadn't shouldn't wouldn't"""
 )
 
 # Words that describe an aspect of a topic rather than the topic itself.
@@ -258,6 +259,8 @@ def understand(
     terms = profile_terms(profile, reduced)
     retrieval = reduced + (" " + " ".join(terms) if terms else "")
     carried = followup and not names_condition(original)
+    if followup and not carried:  # "what about chickenpox?" after shingles: about chickenpox now
+        topic = extract_topic(original) or topic
     return Understanding(Query(original, standalone, retrieval), topic, reduced, followup, carried)
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from chatbot.dialogue.budget import RETRIEVAL_MAX_TOKENS, PromptBudget
-from chatbot.planning import about_topic, on_topic
-from chatbot.query import Understanding, understand
+from chatbot.faithfulness import stem
+from chatbot.planning import on_topic, titled_by
+from chatbot.query import ASPECT_WORDS, Understanding, content_words, extract_topic, understand
 from chatbot.safety.output import poisoned
 from knowledge.retrieval import DocumentLookup
 
@@ -63,17 +65,28 @@ class PassageFinder:
         return self.usable(hits)
 
     def on_topic(self, hits: Sequence[Hit], u: Understanding) -> list[Hit]:
-        """The passages about the question's topic: the passage names it, or (for a passage that
-        does not repeat the word, "When to seek care" of sprains for a twisted ankle) the title and
-        opening of its document do."""
+        """The passages about the question's topic.
+
+        A passage is about it when it names the topic, or when its document does (the document's
+        title and opening, or another of its retrieved passages): sprains' "When to seek care"
+        never says "ankle". When a document is titled by the topic itself ("Shingles" for "is
+        shingles contagious?"), only that document's passages answer: chickenpox's mention of
+        shingles does not make "chickenpox is very contagious" an answer (hand audit v2, P13)."""
         lookup = self.retriever if isinstance(self.retriever, DocumentLookup) else None
 
+        def names(h: Hit) -> bool:
+            return on_topic(h.chunk.title, h.chunk.text, u.topic, u.query.standalone)
+
+        named_docs = {h.chunk.doc_id for h in hits if names(h)}
+
         def about(h: Hit) -> bool:
-            if on_topic(h.chunk.title, h.chunk.text, u.topic, u.query.standalone):
+            if h.chunk.doc_id in named_docs:
                 return True
             return lookup is not None and on_topic(h.chunk.title, lookup.document_lead(h.chunk.doc_id), u.topic, "")
 
-        return [h for h in hits if about(h)]
+        kept = [h for h in hits if about(h)]
+        titled = [h for h in kept if titled_by(h.chunk.title.split(TITLE_SEP)[0], u.topic)]
+        return titled or kept
 
     def previous_document(self, previous: str | None) -> Hit | None:
         """The best passage for the previous standalone question: what it was answered from."""
@@ -83,9 +96,7 @@ class PassageFinder:
         hits = self.on_topic(self.search(u)[0], u)
         # A document titled by the topic is what it was about ("Is shingles contagious?": the
         # shingles topic, though chickenpox's passage about shingles may score higher).
-        titled = [h for h in hits if about_topic(h.chunk.title.split(TITLE_SEP)[0], u.topic)]
-        best = titled or hits
-        return best[0] if best else None
+        return hits[0] if hits else None
 
     def find(
         self, u: Understanding, previous: str | None, given: Sequence[Hit] | None = None
@@ -93,6 +104,8 @@ class PassageFinder:
         """(what was found, what the turn may use, flags). ``given``: passages the caller chose
         (they are checked the same way, and not searched again)."""
         found, flags = self.search(u) if given is None else self.usable(given)
+        if u.carried and names_a_document(found, u):  # "what about diabetes?": a topic of its own
+            u = replace(u, topic=extract_topic(u.query.original) or u.topic, carried=False)
         hits = self.on_topic(found, u)
         if len(hits) < len(found):
             flags.append(f"off_topic_sources_removed:{len(found) - len(hits)}")
@@ -109,4 +122,11 @@ class PassageFinder:
         return found, same, flags
 
 
-__all__ = ["PassageFinder"]
+def names_a_document(hits: Sequence[Hit], u: Understanding) -> bool:
+    """Whether the follow-up itself names what a retrieved document is titled by: "what about
+    diabetes?" is a new topic though "diabetes" is too common a word to look like one."""
+    own = {stem(w) for w in content_words(u.query.original) if w not in ASPECT_WORDS}
+    return any(own & {stem(w) for w in content_words(h.chunk.title.split(TITLE_SEP)[0])} for h in hits)
+
+
+__all__ = ["PassageFinder", "names_a_document"]

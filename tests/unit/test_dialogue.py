@@ -426,3 +426,18 @@ def test_hay_fever_is_not_a_fever_to_ask_an_age_about() -> None:
     from chatbot import clarify
 
     assert clarify.FEVER.search("what helps a fever?") and not clarify.FEVER.search("what helps hay fever?")
+
+
+def test_a_follow_up_naming_a_retrieved_documents_title_is_not_held_to_the_earlier_document() -> None:
+    """ "what about diabetes?" names no rare word, but a retrieved document is titled by it."""
+    from chatbot.dialogue.passages import names_a_document
+    from chatbot.query import understand
+    from knowledge.documents import Chunk, Hit
+
+    u = understand("what about diabetes?", previous="How long does a burn take to heal?")
+    hits = [
+        Hit(Chunk("t2#0", "t2", "Type 2 diabetes is a long-term condition.", title="Type 2 diabetes — What it is"), 0.6)
+    ]
+    assert u.carried and names_a_document(hits, u)
+    burn = [Hit(Chunk("b#0", "b", "Minor burns heal in two weeks.", title="Minor burns — Self-care"), 0.6)]
+    assert not names_a_document(burn, understand("how long does it take to heal?", previous="Is a burn serious?"))

@@ -68,3 +68,65 @@ def test_symptom_question_opens_only_with_a_sentence_that_names_the_symptoms() -
     listed = Chunk("flu#1", "flu", "Symptoms of flu include fever, cough and aches.", title="Flu — Symptoms")
     lead = planned_lead("What are the symptoms of flu?", detect("What are the symptoms of flu?"), evidence(listed))
     assert lead is not None and lead.text.startswith("Symptoms of flu include")
+
+
+def test_a_label_lead_in_keeps_its_colon_and_a_condition_runs_on() -> None:
+    from chatbot.faithfulness import join_lead_in
+
+    assert join_lead_in("See a doctor soon if:", "the cough lasts") == "See a doctor soon if the cough lasts"
+    assert join_lead_in("There are three main causes:", "allergies") == "There are three main causes: allergies"
+    assert join_lead_in("Body symptoms:", "fast heartbeat") == "Body symptoms: fast heartbeat"
+
+
+def test_the_best_passages_document_opens_the_answer() -> None:
+    """Hand audit v2, P24: constipation's care advice, not gastroenteritis's, for no bowel movement."""
+    constipation = Chunk(
+        "constipation#2",
+        "constipation",
+        "Book an appointment with a doctor if:\n- your bowel habits change and stay changed",
+        title="Constipation — When to seek care",
+        metadata={"section": "When to seek care"},
+    )
+    gastro = Chunk(
+        "gastro#2",
+        "gastro",
+        "Book an appointment with a doctor if:\n- diarrhoea after travel is not settling and bowel movements stay loose",
+        title="Gastroenteritis — When to seek care",
+        metadata={"section": "When to seek care"},
+    )
+    question = "I haven't had a bowel movement in 4 days. Should I be worried?"
+    lead = planned_lead(question, detect(question), evidence(constipation, gastro), topic="bowel")
+    assert lead is not None and lead.source == 1
+
+
+def test_an_opening_never_starts_with_a_bare_pronoun() -> None:
+    bronchitis = Chunk("b#1", "b", "It causes a cough that can last three weeks or more.", title="Bronchitis")
+    question = "How long does a cough last?"
+    lead = planned_lead(question, detect(question), evidence(bronchitis))
+    assert lead is None or not lead.text.startswith("It ")
+
+
+def test_topic_words_match_their_other_forms_and_titles_must_be_the_topic() -> None:
+    from chatbot.planning import about_topic, for_someone_else, titled_by
+
+    assert about_topic("sticky discharge that can crust on the lashes", "crusty")
+    assert not about_topic("Measles spreads through the air", "crusty")
+    assert titled_by("Shingles", "shingles") and not titled_by("Irritable bowel syndrome", "bowel")
+    assert for_someone_else("Older adults may have a serious infection with only a mild fever", "child")
+    assert not for_someone_else("It can be more serious in babies, teenagers and adults", "child")
+    assert not for_someone_else("Older adults may have a serious infection", None)
+
+
+def test_one_item_of_a_labelled_list_does_not_open_the_answer() -> None:
+    """Hand audit, F06: "There are three main causes: allergies...; this type is not contagious"
+    opened "is it contagious?" as if pink eye were not."""
+    eye = Chunk(
+        "eye#0",
+        "eye",
+        "Conjunctivitis is inflammation of the eye.\nThere are three main causes:\n- viruses, which spread easily\n"
+        "- allergies, such as to pollen; this type is not contagious",
+        title="Conjunctivitis",
+    )
+    question = "Is conjunctivitis contagious?"
+    lead = planned_lead(question, detect(question), evidence(eye), topic="conjunctivitis")
+    assert lead is None or "three main causes" not in lead.text

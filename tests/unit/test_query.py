@@ -198,3 +198,22 @@ def test_a_new_condition_is_not_a_follow_up() -> None:
     from chatbot.query import understand
 
     assert not understand("what is eczema?", previous="What is asthma?", previous_topic="asthma").followup
+
+
+def test_a_follow_up_naming_no_condition_is_carried_and_one_naming_a_condition_is_not() -> None:
+    from chatbot.query import understand
+
+    prev = "I burned my hand on the stove and it has a blister. Is this serious?"
+    assert understand("how long does it take to heal?", previous=prev).carried
+    assert understand("is it contagious?", previous="Is shingles contagious?").carried
+    assert not understand("what about shingles?", previous=prev).carried
+    assert not understand("how long does it take to heal?").carried  # no earlier turn
+
+
+def test_contractions_and_pharmacies_are_not_topics() -> None:
+    from chatbot.query import understand
+
+    assert understand("I'm 10 weeks pregnant and feel sick all day. What can I do to ease it?").topic != "i'm"
+    assert (
+        understand("My blood pressure reading was 150/95 at the pharmacy. Is that serious?").topic == "blood pressure"
+    )
