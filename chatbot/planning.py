@@ -11,7 +11,7 @@ for care questions it always opens it, because "when to get care" is the answer 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ from chatbot.faithfulness_model import salient
 if TYPE_CHECKING:
     from chatbot.grounding import Evidence, PassageSentence
     from chatbot.question_type import QuestionType
+    from knowledge.documents import Hit
 
 # Passage wording that answers each question type (on normalised text).
 TYPE_CUES: dict[str, re.Pattern[str]] = {
@@ -74,12 +75,22 @@ LABELLED = re.compile(r"[^:]{3,80}: ")
 ANAPHORIC = re.compile(r"(?:It|They|This|These|That|Those|He|She|Its|Their)\b")
 
 
+# Medicine advice that does not say it is for pregnancy is not advice for a pregnant person ("Take
+# ibuprofen with food or milk" for "Can I take ibuprofen while pregnant?"; hand audit v2, P12).
+MEDICINE_ADVICE = re.compile(
+    r"\b(?:ibuprofen|aspirin|paracetamol|acetaminophen|naproxen|nsaids?|codeine|antibiotics?|antihistamines?|"
+    r"decongestants?|pain ?relievers?|painkillers?|medicines?|medications?|tablets?|doses?)\b"
+)
+
+
 def for_someone_else(text: str, population: str | None) -> bool:
     """Whether a passage sentence is only about people other than the one asked about."""
-    if population != "child":
-        return False
     t = text.lower()
-    return bool(ADULTS_ONLY.search(t)) and not POPULATION_CUES["child"].search(t)
+    if population == "child":
+        return bool(ADULTS_ONLY.search(t)) and not POPULATION_CUES["child"].search(t)
+    if population == "pregnancy":
+        return bool(MEDICINE_ADVICE.search(t)) and not POPULATION_CUES["pregnancy"].search(t)
+    return False
 
 
 def section_type(meta: dict[str, object]) -> str | None:
@@ -127,6 +138,12 @@ def _same_root(word: str, seen: set[str]) -> bool:
     """ "crusty" and "crust", "swollen" and "swelling" are not the same stem but the same word."""
     root = word[: max(5, len(word) - 2)]
     return len(word) >= 5 and any(s.startswith(root) for s in seen)
+
+
+def primary_document(hits: Sequence[Hit], topic: str | None) -> str | None:
+    """The document the question is about: the best passage's that names the topic (else the best)."""
+    named = [h for h in hits if about_topic(f"{h.chunk.title} {h.chunk.text}", topic)]
+    return (named or list(hits))[0].chunk.doc_id if hits else None
 
 
 def titled_by(title: str, topic: str | None) -> bool:
@@ -187,9 +204,12 @@ def planned_lead(
     # The best passage's document is what the question is about: its sentence opens the answer
     # when it has one ("no bowel movement in 4 days": constipation's care advice, not a line about
     # diarrhoea after travel from the gastroenteritis topic; hand audit v2, P24).
-    named = [h for h in evidence.hits if about_topic(f"{h.chunk.title} {h.chunk.text}", topic)]
-    top = (named or evidence.hits)[0].chunk.doc_id if evidence.hits else None
-    units = [u for u in units if evidence.hits[u.source - 1].chunk.doc_id == top] or units
+    # A sentence from another document answers another situation (pain relief in pregnancy for
+    # nausea in pregnancy, hand audit v2, P15): with none from this one, no sentence opens.
+    top = primary_document(evidence.hits, topic)
+    units = [u for u in units if evidence.hits[u.source - 1].chunk.doc_id == top]
+    if not units:
+        return None
     population = POPULATION_CUES.get(qtype.population or "")
     scores = evidence.similarity(question, units)
 
@@ -217,6 +237,7 @@ __all__ = [
     "lead_units",
     "on_topic",
     "planned_lead",
+    "primary_document",
     "section_type",
     "titled_by",
 ]

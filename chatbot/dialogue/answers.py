@@ -29,7 +29,7 @@ from chatbot.grounding import (
     topic,
 )
 from chatbot.llm.base import GenerationParams, Generator
-from chatbot.planning import TYPE_CUES, about_topic, for_someone_else, planned_lead
+from chatbot.planning import TYPE_CUES, about_topic, for_someone_else, planned_lead, primary_document
 from chatbot.prompts import age_group_of
 from chatbot.query import mentions_medicine, profile_terms
 from chatbot.types import ChatMessage, PatientProfile, Timings
@@ -88,6 +88,8 @@ class AnswerJob:
         group = (self.profile.age_group or age_group_of(self.profile.age)) if self.profile else None
         if population is None and group in ("infant", "child", "teen"):
             population = "child"
+        if population is None and self.profile is not None and self.profile.pregnant:
+            population = "pregnancy"
         return [s for s in self.evidence.sentences if for_someone_else(s.text, population)]
 
 
@@ -189,6 +191,11 @@ def _checked_lead(job: AnswerJob, buffer: str, question: str, fitted: Sequence[H
         elif not about_topic(f"{body} {src.title}", job.understanding.topic):
             lead = ""  # true of another passage's subject ("Measles is highly contagious" for eczema)
             verdict = replace(verdict, verdict="unsupported", reason="off_topic")
+        elif src.doc_id != primary_document(fitted, job.understanding.topic):
+            # True of another document's situation: pain relief in pregnancy opening an answer
+            # about nausea in pregnancy (hand audit v2, P15); the planned lead comes from the right one.
+            lead = ""
+            verdict = replace(verdict, verdict="unsupported", reason="other_document")
         else:
             # "Yes"/"No" alone answers nothing a patient can check: the checked statement stays,
             # cited to the source that supports it (the model's own [n] may point elsewhere).

@@ -115,6 +115,8 @@ def test_topic_words_match_their_other_forms_and_titles_must_be_the_topic() -> N
     assert for_someone_else("Older adults may have a serious infection with only a mild fever", "child")
     assert not for_someone_else("It can be more serious in babies, teenagers and adults", "child")
     assert not for_someone_else("Older adults may have a serious infection", None)
+    assert for_someone_else("Take ibuprofen with food or milk if it upsets your stomach", "pregnancy")
+    assert not for_someone_else("In pregnancy, paracetamol is usually the first choice", "pregnancy")
 
 
 def test_one_item_of_a_labelled_list_does_not_open_the_answer() -> None:
