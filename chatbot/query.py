@@ -266,7 +266,9 @@ def understand(
 
 def names_condition(message: str) -> bool:
     """Whether a message names a condition, medicine or body part of its own: a rare word that
-    is not an aspect of a topic ("diabetes" in "what about diabetes?", none in "is it contagious?")."""
+    is not an aspect of a topic ("chickenpox" in "what about chickenpox?", none in "is it contagious?").
+    Common condition words ("diabetes") are not rare enough: the passage step checks them against
+    the retrieved documents' titles (:func:`chatbot.dialogue.passages.names_a_document`)."""
     own = [w for w in content_words(message) if w not in ASPECT_WORDS]
     return any(salient(w) for w in own)
 

@@ -30,7 +30,6 @@ from chatbot.grounding import (
 )
 from chatbot.llm.base import GenerationParams, Generator
 from chatbot.planning import TYPE_CUES, about_topic, for_someone_else, planned_lead, primary_document
-from chatbot.prompts import age_group_of
 from chatbot.query import mentions_medicine, profile_terms
 from chatbot.types import ChatMessage, PatientProfile, Timings
 
@@ -85,7 +84,7 @@ class AnswerJob:
         """Passage sentences only about someone other than the person asked about (adults, for a
         question about a child): never quoted in this answer."""
         population = self.qtype.population
-        group = (self.profile.age_group or age_group_of(self.profile.age)) if self.profile else None
+        group = (self.profile.age_group or prompts.age_group_of(self.profile.age)) if self.profile else None
         if population is None and group in ("infant", "child", "teen"):
             population = "child"
         if population is None and self.profile is not None and self.profile.pregnant:

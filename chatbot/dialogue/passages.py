@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from chatbot.dialogue.budget import RETRIEVAL_MAX_TOKENS, PromptBudget
 from chatbot.faithfulness import stem
+from chatbot.grounding import topic
 from chatbot.planning import on_topic, titled_by
 from chatbot.query import ASPECT_WORDS, Understanding, content_words, extract_topic, understand
 from chatbot.safety.output import poisoned
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from knowledge.retrieval import Retriever
 
 log = logging.getLogger("chatbot.dialogue")
-TITLE_SEP = " \u2014 "  # "Burns \u2014 Self-care": the document's title, then the section
 
 
 class PassageFinder:
@@ -85,7 +85,7 @@ class PassageFinder:
             return lookup is not None and on_topic(h.chunk.title, lookup.document_lead(h.chunk.doc_id), u.topic, "")
 
         kept = [h for h in hits if about(h)]
-        titled = [h for h in kept if titled_by(h.chunk.title.split(TITLE_SEP)[0], u.topic)]
+        titled = [h for h in kept if titled_by(topic(h.chunk), u.topic)]
         return titled or kept
 
     def previous_document(self, previous: str | None) -> Hit | None:
@@ -93,9 +93,9 @@ class PassageFinder:
         if not previous or self.retriever is None:
             return None
         u = self.budget.bounded(understand(previous), [])
+        # on_topic keeps only a document titled by the topic when there is one ("Is shingles
+        # contagious?": shingles, though chickenpox's passage about shingles may score higher).
         hits = self.on_topic(self.search(u)[0], u)
-        # A document titled by the topic is what it was about ("Is shingles contagious?": the
-        # shingles topic, though chickenpox's passage about shingles may score higher).
         return hits[0] if hits else None
 
     def find(
@@ -115,8 +115,7 @@ class PassageFinder:
         doc = anchor.chunk.doc_id
         same = [h for h in found if h.chunk.doc_id == doc]
         if not same and given is None:  # ask again, naming the document ("Burns")
-            title = anchor.chunk.title.split(TITLE_SEP)[0]
-            same = [h for h in self.search(u, extra=f" ({title})")[0] if h.chunk.doc_id == doc]
+            same = [h for h in self.search(u, extra=f" ({topic(anchor.chunk)})")[0] if h.chunk.doc_id == doc]
         # Nothing of that document answers it: "not covered" is honest, another topic's passage is not.
         flags.append(f"followup_kept_document:{doc}" if same else f"followup_not_in_document:{doc}")
         return found, same, flags
@@ -126,7 +125,7 @@ def names_a_document(hits: Sequence[Hit], u: Understanding) -> bool:
     """Whether the follow-up itself names what a retrieved document is titled by: "what about
     diabetes?" is a new topic though "diabetes" is too common a word to look like one."""
     own = {stem(w) for w in content_words(u.query.original) if w not in ASPECT_WORDS}
-    return any(own & {stem(w) for w in content_words(h.chunk.title.split(TITLE_SEP)[0])} for h in hits)
+    return any(own & {stem(w) for w in content_words(topic(h.chunk))} for h in hits)
 
 
 __all__ = ["PassageFinder", "names_a_document"]

@@ -62,8 +62,8 @@ def _emergency(found: Assessment, learned: LearnedFinding | None, lang: str, mes
         return Triage("emergency", category, reason, text, lang, source=source, score=score)
     if learned is not None and by_model:
         category = guidance_key(learned.category, message)
-        message = prompts.emergency_message(category, lang)
-        return Triage("emergency", category, learned.reason(), message, lang, source="classifier", score=score)
+        text = prompts.emergency_message(category, lang)
+        return Triage("emergency", category, learned.reason(), text, lang, source="classifier", score=score)
     return None
 
 
