@@ -1,6 +1,7 @@
 """Check the faithfulness data set: valid JSONL, required fields, labels and kinds in their sets,
-unique ids, and no passage sentence shared by the held-out side (faithfulness_heldout.jsonl and,
-if present, the optional faithfulness_heldout_hard.jsonl) and the dev file.
+unique ids, and no passage sentence or source shared by the held-out side
+(faithfulness_heldout.jsonl and, if present, the optional faithfulness_heldout_hard.jsonl) and the
+dev side (faithfulness_dev.jsonl and the training file faithfulness_train.jsonl).
 
     .venv/bin/python tests/data/faithfulness_tools/check_data.py
 
@@ -26,8 +27,10 @@ FILES = {
     "heldout": (DATA / "faithfulness_heldout.jsonl", "fh-", 170),
     "heldout_hard": (DATA / "faithfulness_heldout_hard.jsonl", "fhh-", 0),  # optional supplement
     "dev": (DATA / "faithfulness_dev.jsonl", "fd-", 260),
+    "train": (DATA / "faithfulness_train.jsonl", "ft-", 450),  # training rows, dev side only
 }
 HELDOUT_SIDE = ("heldout", "heldout_hard")
+DEV_SIDE = ("dev", "train")
 FIELDS = ("id", "question", "sentence", "passage", "label", "kind", "source", "why")
 LABELS = ("supported", "unsupported", "contradicted")
 KINDS = (
@@ -101,6 +104,19 @@ def load(path: Path, prefix: str) -> list[dict]:
     return rows
 
 
+def split_overlap(rows: list[dict], held: dict[str, str], held_generic: set[str]):
+    """Content passage sentences of rows that also occur on the held-out side ({sentence: (held-out id,
+    row id)}), and the generic lines (lead-ins, short list items) that recur, which are allowed."""
+    shared, shared_generic = {}, set()
+    for r in rows:
+        content, generic = passage_sentences(r["passage"])
+        for s in content:
+            if s in held:
+                shared.setdefault(s, (held[s], r["id"]))
+        shared_generic |= generic & held_generic
+    return shared, shared_generic
+
+
 def main() -> int:
     loaded = {}
     for name, (path, prefix, minimum) in FILES.items():
@@ -123,27 +139,27 @@ def main() -> int:
         held_rows = [r for name in HELDOUT_SIDE for r in loaded.get(name, [])]
         held = {s: r["id"] for r in held_rows for s in passage_sentences(r["passage"])[0]}
         held_generic = {s for r in held_rows for s in passage_sentences(r["passage"])[1]}
-        shared, shared_generic = {}, set()
-        for r in loaded["dev"]:
-            content, generic = passage_sentences(r["passage"])
-            for s in content:
-                if s in held:
-                    shared.setdefault(s, (held[s], r["id"]))
-            shared_generic |= generic & held_generic
-        if shared:
-            sys.exit(
-                "passage sentences in both files:\n"
-                + "\n".join(f"  {a} / {b}: {s[:90]!r}" for s, (a, b) in shared.items())
-            )
         src_h = {r["source"] for r in held_rows}
-        src_d = {r["source"] for r in loaded["dev"]}
-        if src_h & src_d:
-            sys.exit(f"sources in both files: {sorted(src_h & src_d)}")
+        for name in DEV_SIDE:
+            if name not in loaded:
+                continue
+            shared, shared_generic = split_overlap(loaded[name], held, held_generic)
+            if shared:
+                sys.exit(
+                    f"passage sentences in both the held-out side and {name}:\n"
+                    + "\n".join(f"  {a} / {b}: {s[:90]!r}" for s, (a, b) in shared.items())
+                )
+            src = {r["source"] for r in loaded[name]}
+            if src_h & src:
+                sys.exit(f"sources in both the held-out side and {name}: {sorted(src_h & src)}")
+            # the train file was written without reading the held-out side: print no held-out text for it
+            example = f", e.g. {sorted(shared_generic)[:3]}" if name == "dev" else ""
+            print(
+                f"{name}: no passage sentence or source shared with the held-out side ({len(shared_generic)} generic "
+                f"lead-in or <= {GENERIC_MAX_WORDS}-word list lines recur{example})"
+            )
         leads = sum(r["kind"] == "model_lead" for rows in loaded.values() for r in rows)
-        print(
-            f"no passage sentence or source shared between the files ({len(shared_generic)} generic lead-in or "
-            f"<= {GENERIC_MAX_WORDS}-word list lines recur, e.g. {sorted(shared_generic)[:3]}); model leads: {leads}"
-        )
+        print(f"model leads: {leads}")
         if leads < MIN_MODEL_LEADS:
             sys.exit(f"only {leads} model_lead rows, need {MIN_MODEL_LEADS}")
     return 0
