@@ -2,6 +2,7 @@
 
     python -m benchmarks.faithfulness                 # the frozen held-out part (the reported numbers)
     python -m benchmarks.faithfulness --split dev     # the part the rules were tuned on
+    python -m benchmarks.faithfulness --split train   # the paraphrase model's training rows
     python -m benchmarks.faithfulness --split dev --errors   # every miss, to read
 
 Targets (issue 14), on held-out: contradicted and unsupported sentences caught (verdict not
@@ -25,7 +26,7 @@ from chatbot.faithfulness import Judgement, judge, passage_units
 from chatbot.faithfulness_train import _similarity
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
-SPLITS = {"heldout": "faithfulness_heldout.jsonl", "dev": "faithfulness_dev.jsonl"}
+SPLITS = {"heldout": "faithfulness_heldout.jsonl", "dev": "faithfulness_dev.jsonl", "train": "faithfulness_train.jsonl"}
 LABELS = ("supported", "unsupported", "contradicted")
 
 
@@ -92,7 +93,7 @@ def interval(gold: Sequence[str], pred: Sequence[str], key: str, rounds: int = 1
     return values[int(0.025 * len(values))], values[int(0.975 * len(values)) - 1]
 
 
-def report(name: str, gold: list[str], pred: list[str]) -> None:
+def report(name: str, gold: Sequence[str], pred: Sequence[str]) -> None:
     r = rates(gold, pred)
     lo_c, hi_c = interval(gold, pred, "caught")
     lo_w, hi_w = interval(gold, pred, "wrongly_rejected")

@@ -14,6 +14,9 @@ CONTRACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bwon't\b"), "will not"),
     (re.compile(r"\bshan't\b"), "shall not"),
     (re.compile(r"n't\b"), " not"),
+    # ...and the ones that lost their apostrophe on the way into MedQuAD ("doesnt", "arent")
+    (re.compile(r"\b(do|does|did|is|are|was|were|should|would|could|has|have|had)nt\b"), r"\1 not"),
+    (re.compile(r"\bcant\b"), "can not"),
     (re.compile(r"'re\b"), " are"),
     (re.compile(r"'ve\b"), " have"),
     (re.compile(r"'ll\b"), " will"),
@@ -49,6 +52,7 @@ UPPER_BOUND = re.compile(r"\b(?:less than|under|fewer than|shorter than|within|u
 # follows them as surely as "do not" ("avoid drying laundry outdoors" vs "dry it outside").
 NEGATION = frozenset(
     {"not", "no", "never", "none", "nor", "neither", "without", "nothing", "nobody", "nowhere", "avoid", "avoiding",
+     "skip", "skipping", "steer", "refrain", "abstain",
      "rarely", "seldom", "hardly", "instead", "unlike", "different", "except", "apart"}
 )  # fmt: skip
 # A negation reaches this many words forward, within its clause.

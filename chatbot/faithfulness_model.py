@@ -6,7 +6,7 @@ the passage says it in other words. Word coverage alone rejects good plain-langu
 the passage never uses and the embedding similarity, a logistic model separates them better.
 Two weight sets: with the similarity (the product, which has the embedder) and without it.
 
-Trained on ``tests/data/faithfulness_dev.jsonl`` only by :mod:`chatbot.faithfulness_train`
+Trained on the dev side (``faithfulness_dev.jsonl`` + ``faithfulness_train.jsonl``) only by :mod:`chatbot.faithfulness_train`
 (``python -m chatbot.faithfulness_train``); weights live in ``chatbot/data/faithfulness_model.json``,
 read once on first use.
 """

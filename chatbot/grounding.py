@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from chatbot import faithfulness
+from chatbot import faithfulness, faithfulness_text
 from chatbot.faithfulness_lexicon import NEGATION, REASSURANCE
 from chatbot.query import STOPWORDS, split_sentences
 from chatbot.query import words as _words
@@ -99,7 +99,7 @@ def _with_lead_ins(pieces: list[str]) -> list[str]:
             if item.endswith(":"):  # a lead-in run into an item (flattened text): nothing to trust
                 lead_in, text = "", ""
             elif lead_in:
-                text = faithfulness.join_lead_in(lead_in, item) + "."
+                text = faithfulness_text.join_lead_in(lead_in, item) + "."
         elif text.endswith(":"):
             lead_in, text = text, ""
         else:
@@ -220,9 +220,9 @@ def exempt(body: str) -> bool:
         return True
     if not _EXEMPT.search(body) or len(body.split()) > EXEMPT_MAX_WORDS:
         return False
-    words = set(faithfulness.tokens(body))
+    words = set(faithfulness_text.tokens(body))
     risky = words & NEGATION or any(w[0].isdigit() for w in words)
-    return not (risky or REASSURANCE.search(faithfulness.normalize(body)))
+    return not (risky or REASSURANCE.search(faithfulness_text.normalize(body)))
 
 
 def topic(chunk: Chunk) -> str:

@@ -15,9 +15,9 @@ from collections.abc import Collection, Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
-from chatbot.faithfulness import content, normalize, stem, tokens
 from chatbot.faithfulness_lexicon import GENERIC
 from chatbot.faithfulness_model import salient
+from chatbot.faithfulness_text import content, normalize, stem, tokens
 
 if TYPE_CHECKING:
     from chatbot.grounding import Evidence, PassageSentence

@@ -16,8 +16,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from chatbot import prompts
-from chatbot.faithfulness import judge_any, normalize
+from chatbot.faithfulness import judge_any
 from chatbot.faithfulness_lexicon import ANSWER_OPENER
+from chatbot.faithfulness_text import normalize
 from chatbot.grounding import (
     Evidence,
     PassageSentence,

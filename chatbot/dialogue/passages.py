@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from chatbot.dialogue.budget import RETRIEVAL_MAX_TOKENS, PromptBudget
-from chatbot.faithfulness import stem
+from chatbot.faithfulness_text import stem
 from chatbot.grounding import topic
 from chatbot.planning import on_topic, titled_by
 from chatbot.query import ASPECT_WORDS, Understanding, content_words, extract_topic, understand

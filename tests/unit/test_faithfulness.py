@@ -105,3 +105,34 @@ def test_topic_stands_in_for_a_pronoun() -> None:
 def test_judge_any_prefers_the_supporting_passage() -> None:
     i, j = judge_any("Antibiotics do not help viral infections.", [ASTHMA, COUGH])
     assert (i, j.verdict) == (1, "supported")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Treatment focuses on replacing fluids fluids replacing focuses on [1].",  # a word twice in a row
+        "Depression is treatable. Options include options include [1].",  # a phrase twice in a row
+        "a blocked or runny nose and a blocked or runny nose and sneezing [1].",  # a four-word phrase again
+        "Change the dressing if it gets wet and keep the wound clean until the [1].",  # cut off mid-phrase
+    ],
+)
+def test_degenerate_generations_are_rejected(sentence: str) -> None:
+    passage = (
+        "Treatment focuses on replacing fluids. Depression is treatable. Options include talking therapies. "
+        "Symptoms include a blocked or runny nose and sneezing. Change the dressing if it gets wet or dirty, "
+        "and keep the wound clean until it heals."
+    )
+    j = judge(sentence, passage)
+    assert (j.verdict, j.reason) == ("unsupported", "garbled")
+
+
+def test_one_as_a_pronoun_is_no_figure_but_a_changed_figure_still_fails() -> None:
+    stone = "A small stone may pass on its own, causing little or no pain. Drink 2 to 3 litres of fluid a day."
+    assert "number" not in judge("A small one may come out on its own, with little or no pain [1].", stone).reason
+    assert verdict("Drink 4 litres of fluid a day [1].", stone) == "contradicted"
+    fever = "A fever is a temperature of about 38°C (100.4°F) or higher."
+    # 37 is within 3% of 38, but a threshold is not a duration: it must be the same figure.
+    assert verdict("A fever is a temperature of about 37°C or higher [1].", fever) == "contradicted"
+    colds = "Most colds get better within about a week to ten days."
+    # a range's first number takes the range's unit: "seven to ten days" is "a week to ten days"
+    assert "number" not in judge("Most colds clear up in about seven to ten days [1].", colds).reason

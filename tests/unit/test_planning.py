@@ -71,7 +71,7 @@ def test_symptom_question_opens_only_with_a_sentence_that_names_the_symptoms() -
 
 
 def test_a_label_lead_in_keeps_its_colon_and_a_condition_runs_on() -> None:
-    from chatbot.faithfulness import join_lead_in
+    from chatbot.faithfulness_text import join_lead_in
 
     assert join_lead_in("See a doctor soon if:", "the cough lasts") == "See a doctor soon if the cough lasts"
     assert join_lead_in("There are three main causes:", "allergies") == "There are three main causes: allergies"
