@@ -156,6 +156,50 @@ def titled_by(title: str, topic: str | None) -> bool:
     return bool(want) and want == have
 
 
+# A care-seeking line with its threshold ("Book an appointment with a doctor if ... last more
+# than two weeks"): it belongs to its own document's condition.
+CARE_THRESHOLD = re.compile(r"^(?:-\s*)?(?:call|book|see|contact|get|seek|go)\b[^.]*\bif\b", re.I)
+EMERGENCY_LINE = re.compile(r"^(?:-\s*)?call (?:your local emergency number|an ambulance|999|911|112)\b", re.I)
+
+
+# "...if you have psoriasis and painful joints": the condition the advice is for.
+_IF_YOU_HAVE = re.compile(r"\bif (?:you|they|someone|a person) (?:have|has|are|is|had) (?:a |an )?([a-z]+)", re.I)
+
+
+def unstated_condition(text: str, question: str) -> bool:
+    """Advice for a condition the patient did not name ("Book an appointment if you have
+    psoriasis and painful joints" for a question about hand pain, hand audit v3, L07): it
+    does not open an answer. Emergency lines are exempt: when in doubt, escalate."""
+    if EMERGENCY_LINE.match(text):
+        return False
+    said = set(content(tokens(question)))
+    return any(
+        stem(w) not in said and not _same_root(stem(w), said) and bool(_rare([w]))
+        for w in _IF_YOU_HAVE.findall(text.lower())
+    )
+
+
+def _rare(words: list[str]) -> set[str]:
+    return {stem(w) for w in words if w.isalpha() and len(w) > 3 and salient(w)} - GENERIC
+
+
+def named_in(title: str, question: str) -> bool:
+    """Whether the question names what a document is about: a rare word of its title, up to
+    stemming or a shared root ("Influenza (flu)" for "is it influenza?"; not "Heart failure"
+    for a heart attack, nor "Concussion" for a headache)."""
+    want = _rare(tokens(title))
+    seen = set(content(tokens(question)))
+    return bool(want & seen) or any(_same_root(w, seen) for w in want)
+
+
+def names_rare_word(text: str, question: str) -> bool:
+    """Whether ``text`` names a rare word of the question ("ibuprofen" in "avoid NSAIDs such as
+    ibuprofen"), up to stemming or a shared root."""
+    want = _rare(tokens(question))
+    seen = set(content(tokens(text)))
+    return bool(want & seen) or any(_same_root(w, seen) for w in want)
+
+
 def on_topic(title: str, text: str, topic: str | None, question: str) -> bool:
     """Whether a passage is about what was asked: it names the question's topic, or its title
     names a rare word of the question ("ibuprofen for asthma": the asthma passage is about it too)."""
@@ -185,6 +229,7 @@ def planned_lead(
         and u not in avoid
         and not ANAPHORIC.match(u.text)
         and not LABELLED.match(u.text)
+        and not unstated_condition(u.text, question)
     ]
     if qtype.label in ("definition", "other"):
         # An overview passage opens with its definition: a source's first sentence.

@@ -30,7 +30,18 @@ from chatbot.grounding import (
     topic,
 )
 from chatbot.llm.base import GenerationParams, Generator
-from chatbot.planning import TYPE_CUES, about_topic, for_someone_else, planned_lead, primary_document
+from chatbot.planning import (
+    ANAPHORIC,
+    CARE_THRESHOLD,
+    EMERGENCY_LINE,
+    TYPE_CUES,
+    about_topic,
+    for_someone_else,
+    named_in,
+    names_rare_word,
+    planned_lead,
+    primary_document,
+)
 from chatbot.query import mentions_medicine, profile_terms
 from chatbot.types import ChatMessage, PatientProfile, Timings
 
@@ -90,7 +101,25 @@ class AnswerJob:
             population = "child"
         if population is None and self.profile is not None and self.profile.pregnant:
             population = "pregnancy"
-        return [s for s in self.evidence.sentences if for_someone_else(s.text, population)]
+        return [s for s in self.evidence.sentences if for_someone_else(s.text, population) or self._off_document(s)]
+
+    def _off_document(self, s: PassageSentence) -> bool:
+        """A sentence of another document than the one the question is about, unless the patient
+        named that document ("is it the flu?") or the sentence names a rare word of the question
+        ("ibuprofen"). Another condition's care threshold is never borrowed: a concussion's "if
+        headaches last more than two weeks" is not advice for a three-day headache, nor flu
+        self-care ("until the fever has gone") for morning sickness."""
+        chunk = self.evidence.hits[s.source - 1].chunk
+        if chunk.doc_id == primary_document(self.evidence.hits, self.understanding.topic):
+            return False
+        asked = self.understanding.query.standalone
+        if named_in(topic(chunk), asked):
+            return False
+        if EMERGENCY_LINE.match(s.text):
+            return False  # when in doubt, escalate: another topic's emergency signs may be shown
+        # about that document's own condition ("Concussion symptoms can appear ... headache")
+        own = names_rare_word(s.text, topic(chunk))
+        return own or bool(CARE_THRESHOLD.match(s.text)) or not names_rare_word(s.text, asked)
 
 
 def extractive(job: AnswerJob) -> Iterator[str]:
@@ -110,6 +139,7 @@ def extractive(job: AnswerJob) -> Iterator[str]:
         sources=_on_topic(job),
     )
     job.first_token()
+    picked = without_dangling(picked)
     if picked:  # nothing to quote: the service says the sources do not cover it
         yield prompts.EXTRACTIVE_INTRO + "\n" + quote(picked)
 
@@ -154,7 +184,11 @@ def hybrid(job: AnswerJob) -> Iterator[str]:
         job.flags.append("lead_from_source")
         picked = [s for s in picked if (s.source, s.position) != (planned.source, planned.position)]
         lead = f"{planned.text.rstrip()} [{planned.source}]"
-    picked.sort(key=lambda s: (s.source, s.position))
+    # The planned lead's own source is quoted first, so the sentence after it in the passage
+    # ("It is usually defined as below 70 mg/dL") still follows what "It" stands for.
+    first_source = planned.source if planned is not None else 0
+    picked.sort(key=lambda s: (s.source != first_source, s.source, s.position))
+    picked = without_dangling(picked, after=planned)
     if lead:
         yield lead + ("\n\n" if picked else "")
     if picked:  # never a heading with nothing under it
@@ -167,6 +201,23 @@ def _on_topic(job: AnswerJob) -> set[int] | None:
     topic_ = job.understanding.topic
     keep = {n for n, h in enumerate(job.hits, 1) if about_topic(f"{h.chunk.title} {h.chunk.text}", topic_)}
     return keep or None
+
+
+def without_dangling(picked: list[PassageSentence], after: PassageSentence | None = None) -> list[PassageSentence]:
+    """Drop a quoted sentence that opens with a pronoun ("It", "They") unless it comes right
+    after an earlier sentence of its own passage: shown after another source's line, "It is
+    usually defined as below 70 mg/dL" reads as being about glucagon."""
+    out: list[PassageSentence] = []
+    before = after
+    for s in picked:
+        # after an earlier line of its own source ("These can be signs of sepsis" after the list)
+        follows = before is not None and before.source == s.source and before.position < s.position
+        # a list item whose lead-in was in another chunk starts in lower case: a fragment
+        if (ANAPHORIC.match(s.text) and not follows) or _LIST_MARKER.sub("", s.text)[:1].islower():
+            continue
+        out.append(s)
+        before = s
+    return out
 
 
 def _checked_lead(job: AnswerJob, buffer: str, question: str, fitted: Sequence[Hit]) -> str:
@@ -324,9 +375,11 @@ _META_LEAD = re.compile(r"^\W*(?:the |these |here are the )?(?:sources?|referenc
 
 
 def usable_lead(text: str) -> bool:
-    """A lead sentence worth showing: a claim of a few words, not talk about the sources."""
+    """A lead sentence worth showing: a claim of a few words, not talk about the sources, and a
+    sentence, not a source's heading ("Hay fever (allergic rhinitis) — Treatment overview")."""
     lead = strip_citations(text).strip()
-    return len(lead.split()) >= 4 and not _META_LEAD.search(lead)
+    heading = "—" in lead or not lead.endswith((".", "!", "?"))
+    return len(lead.split()) >= 4 and not _META_LEAD.search(lead) and not heading
 
 
 _OPENER = re.compile(ANSWER_OPENER.pattern, re.I)

@@ -87,3 +87,22 @@ def test_no_list_item_is_quoted_without_its_lead_in(service: DialogueService) ->
     reply = service.reply("I've had a headache for three days now. Should I be worried?")
     bare = [line for line in reply.text.splitlines() if re.match(r"- [a-z]", line)]
     assert not bare, reply.text
+
+
+def test_another_documents_advice_is_not_borrowed(service: DialogueService) -> None:
+    """Hand audit v3: P15 quoted flu self-care ("stay home until the fever has gone") for morning
+    sickness, P01 a concussion's "if headaches last more than two weeks" for a three-day headache."""
+    reply = service.reply("I'm 10 weeks pregnant and feel sick all day. What can I do to ease it?")
+    assert "fever has gone" not in reply.text, reply.text
+    assert "starter-nausea-in-pregnancy" in docs(reply), reply.text
+    reply = service.reply("I've had a headache for three days now. Should I be worried?")
+    assert "two weeks" not in reply.text, reply.text
+    assert "Call your local emergency number now if" in reply.text  # its own emergency signs stay
+
+
+def test_advice_for_a_condition_the_patient_did_not_name_does_not_open(service: DialogueService) -> None:
+    """Hand audit v3, L07: "Book an appointment ... if you have psoriasis and painful joints" opened an
+    answer to someone describing swollen, stiff hands who never mentioned psoriasis."""
+    reply = service.reply("My hands and ankles swell and are sore and stiff. Could it be arthritis?")
+    first = next(line for line in reply.text.splitlines() if line.strip() and not line.endswith(":"))
+    assert "if you have psoriasis" not in first, reply.text

@@ -132,3 +132,25 @@ def test_one_item_of_a_labelled_list_does_not_open_the_answer() -> None:
     question = "Is conjunctivitis contagious?"
     lead = planned_lead(question, detect(question), evidence(eye), topic="conjunctivitis")
     assert lead is None or "three main causes" not in lead.text
+
+
+def test_a_pronoun_line_follows_its_own_passage_and_fragments_are_dropped() -> None:
+    from chatbot.dialogue.answers import without_dangling
+    from chatbot.grounding import PassageSentence
+
+    lead = PassageSentence(2, 0, "Hypoglycemia means the blood sugar is too low.")
+    it = PassageSentence(2, 1, "It is usually defined as below 70 mg/dL.")
+    other = PassageSentence(1, 3, "Glucagon can be given by anyone who has been shown how.")
+    fragment = PassageSentence(1, 5, "- a fast or irregular heartbeat, or dizziness")
+    assert without_dangling([it, other], after=lead) == [it, other]
+    assert without_dangling([other, it], after=lead) == [other]  # "It" would read as glucagon
+    assert without_dangling([other, fragment]) == [other]
+
+
+def test_unstated_condition() -> None:
+    from chatbot.planning import unstated_condition
+
+    advice = "Book an appointment with a doctor if you have psoriasis and painful or swollen joints."
+    assert unstated_condition(advice, "My hands swell and are stiff. Could it be arthritis?")
+    assert not unstated_condition(advice, "I have psoriasis and my knees hurt")
+    assert not unstated_condition("Call your local emergency number now if you have anaphylaxis.", "rash")
