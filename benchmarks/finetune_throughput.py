@@ -47,7 +47,7 @@ def bare_loop(cfg: Any, checkpoint: Any, encoded: list[dict[str, list[int]]]) ->
     return time.perf_counter() - t0
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--examples", type=int, default=16, help="training examples (= optimizer steps) per variant")
     ap.add_argument("--base-model", default="embedded")
@@ -63,21 +63,12 @@ def main() -> None:
         default=2,
         help="run every variant this many times, order reversed each round; the table shows the fastest round",
     )
-    args = ap.parse_args()
+    return ap.parse_args()
 
-    import torch
 
-    from chatbot.settings import load_settings
-    from finetune.config import TrainConfig
-    from finetune.data import load_split
-    from finetune.train import load_tokenizer, resolve_checkpoint, tokenize_split, train
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    settings = load_settings()
-    dataset_dir = Path(args.dataset_dir) if args.dataset_dir else settings.data_dir / "finetune" / "dataset"
-    work = Path(tempfile.mkdtemp(prefix="ft-bench-"))
-    common = dict(
+def _common_config(args: argparse.Namespace, dataset_dir: Path) -> dict[str, Any]:
+    """TrainConfig fields every variant shares: one epoch, batch 1, no evaluation or checkpoint."""
+    return dict(
         base_model=args.base_model,
         dataset_dir=str(dataset_dir),
         max_length=args.max_length,
@@ -97,15 +88,33 @@ def main() -> None:
         learning_rate=2e-4,
         warmup_ratio=0.0,
     )
-    checkpoint = resolve_checkpoint(args.base_model, None, settings.model_cache_dir)
+
+
+def _encoded_examples(args: argparse.Namespace, dataset_dir: Path, checkpoint: Any) -> list[dict[str, list[int]]]:
+    from finetune.data import load_split
+    from finetune.train import load_tokenizer, tokenize_split
+
     tokenizer = load_tokenizer(checkpoint)
     # Exactly what train() trains on: the same seeded sample, the same length filter.
     raw = load_split(dataset_dir, "train").shuffle(seed=0).select(range(args.examples))
     encoded_ds, _ = tokenize_split(raw, tokenizer, args.max_length)
-    encoded = [encoded_ds[i] for i in range(len(encoded_ds))]
-    tokens = sum(len(e["input_ids"]) for e in encoded)
+    return [encoded_ds[i] for i in range(len(encoded_ds))]
 
-    variants = args.variants.split(",")
+
+def _run_variants(
+    args: argparse.Namespace,
+    variants: list[str],
+    common: dict[str, Any],
+    settings: Any,
+    checkpoint: Any,
+    encoded: list[dict[str, list[int]]],
+    tokens: int,
+) -> dict[str, list[tuple[int, float]]]:
+    """(steps, seconds) of every round of every variant."""
+    from finetune.config import TrainConfig
+    from finetune.train import train
+
+    work = Path(tempfile.mkdtemp(prefix="ft-bench-"))
     runs: dict[str, list[tuple[int, float]]] = {v: [] for v in variants}
     for round_ in range(args.rounds):
         # Alternating order so warm-up and drifting machine load don't favour one variant.
@@ -127,15 +136,17 @@ def main() -> None:
                 steps = len(encoded)
             runs[variant].append((steps, seconds))
             print(f"round {round_ + 1} {variant}: {tokens / seconds:.1f} tokens/s", flush=True)
-    rows = []
-    for variant in variants:
-        secs = sorted(sec for _, sec in runs[variant])
-        # The fastest round: other processes on the machine only ever slow a round down.
-        rows.append((variant, runs[variant][0][0], tokens, secs[0], secs))
+    return runs
+
+
+def _print_table(
+    args: argparse.Namespace, rows: list[tuple[str, int, int, float, list[float]]], examples: int, tokens: int
+) -> None:
+    import torch
 
     print()
     print(
-        f"base {args.base_model}, {len(encoded)} examples ({tokens} tokens, max_length {args.max_length}), "
+        f"base {args.base_model}, {examples} examples ({tokens} tokens, max_length {args.max_length}), "
         f"LoRA r={args.lora_r} layers={args.lora_layers or 'all'}, batch 1, threads {torch.get_num_threads()}"
     )
     bare = {v: tok / sec for v, _, tok, sec, _ in rows if v.startswith("bare")}
@@ -148,6 +159,33 @@ def main() -> None:
         print(
             f"| {variant} | {steps} | {tok} | {sec:.1f} | {tok / sec:.1f} | {tok / secs[-1]:.1f}-{tok / secs[0]:.1f} | {ratio} |"
         )
+
+
+def main() -> None:
+    args = _parse_args()
+
+    import torch
+
+    from chatbot.settings import load_settings
+    from finetune.train import resolve_checkpoint
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = load_settings()
+    dataset_dir = Path(args.dataset_dir) if args.dataset_dir else settings.data_dir / "finetune" / "dataset"
+    common = _common_config(args, dataset_dir)
+    checkpoint = resolve_checkpoint(args.base_model, None, settings.model_cache_dir)
+    encoded = _encoded_examples(args, dataset_dir, checkpoint)
+    tokens = sum(len(e["input_ids"]) for e in encoded)
+
+    variants = args.variants.split(",")
+    runs = _run_variants(args, variants, common, settings, checkpoint, encoded, tokens)
+    rows = []
+    for variant in variants:
+        secs = sorted(sec for _, sec in runs[variant])
+        # The fastest round: other processes on the machine only ever slow a round down.
+        rows.append((variant, runs[variant][0][0], tokens, secs[0], secs))
+    _print_table(args, rows, len(encoded), tokens)
 
 
 if __name__ == "__main__":

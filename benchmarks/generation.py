@@ -258,7 +258,7 @@ def fmt(v: Any, spec: str) -> str:
     return "-" if v is None else format(v, spec)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-new", type=int, default=64)
@@ -270,7 +270,53 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loads", action="store_true", help="only compare first (converting) and second load times")
     ap.add_argument("--llama-worker", help=argparse.SUPPRESS)
     ap.add_argument("--load-worker", help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
+    return ap
+
+
+def _measure_paths(args: argparse.Namespace, messages: list[Any], prompt_ids: list[int]) -> list[dict[str, Any]]:
+    """llama.cpp first (the reference of the ratios), then every requested path of ours."""
+    rows = [run_llamacpp(args, prompt_ids)]
+    print(f"measured llama.cpp: {json.dumps(rows[0])}", file=sys.stderr, flush=True)
+    for label in [p.strip() for p in args.paths.split(",") if p.strip()]:
+        if label not in PATHS:
+            raise SystemExit(f"unknown path {label!r}; choose from {', '.join(PATHS)}")
+        try:
+            rows.append(run_hf(label, PATHS[label], args, messages))
+        except Exception as err:  # one failing path must not hide the others
+            rows.append({"path": label, "error": f"{type(err).__name__}: {err}"[:160]})
+        print(f"measured {label}: {json.dumps(rows[-1])}", file=sys.stderr, flush=True)
+    return rows
+
+
+def _print_table(rows: list[dict[str, Any]], bandwidth: float) -> None:
+    ref = rows[0].get("decode_tps")
+    ref_ttft = rows[0].get("ttft_s")
+    head = (
+        "| path | TTFT s | TTFT vs llama.cpp | decode tok/s | decode vs llama.cpp | weights MB/token "
+        "| roofline tok/s | % of roofline | next-turn TTFT s (reused/prompt tokens) | load s |"
+    )
+    print(head)
+    print("|---" * (head.count("|") - 1) + "|")
+    for r in rows:
+        if "error" in r and r.get("decode_tps") is None:
+            print(f"| {r['path']} | error: {r['error']} " + "|" * (head.count("|") - 2))
+            continue
+        wb = r.get("weight_bytes")
+        roof = bandwidth / wb if wb else None
+        tps = r.get("decode_tps")
+        print(
+            f"| {r['path']} | {fmt(r.get('ttft_s'), '.2f')} | "
+            f"{fmt(r['ttft_s'] / ref_ttft if ref_ttft and r.get('ttft_s') else None, '.2f')}x | "
+            f"{fmt(tps, '.1f')} | {fmt(tps / ref if ref and tps else None, '.2f')}x | "
+            f"{fmt(wb / 1e6 if wb else None, '.0f')} | {fmt(roof, '.0f')} | "
+            f"{fmt(100 * tps / roof if roof and tps else None, '.0f')}% | "
+            f"{fmt(r.get('ttft_turn2_s'), '.2f')} ({r.get('turn2_reused_tokens', '-')}/{r.get('turn2_prompt_tokens', '-')}) | "
+            f"{fmt(r.get('load_s'), '.1f')} |"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     if args.llama_worker:
         llama_worker(args.llama_worker)
         return 0
@@ -294,45 +340,12 @@ def main(argv: list[str] | None = None) -> int:
     bandwidth = copy_bandwidth(args.threads)
     load0 = os.getloadavg()[0]
 
-    rows = [run_llamacpp(args, prompt_ids)]
-    print(f"measured llama.cpp: {json.dumps(rows[0])}", file=sys.stderr, flush=True)
-    for label in [p.strip() for p in args.paths.split(",") if p.strip()]:
-        if label not in PATHS:
-            raise SystemExit(f"unknown path {label!r}; choose from {', '.join(PATHS)}")
-        try:
-            rows.append(run_hf(label, PATHS[label], args, messages))
-        except Exception as err:  # one failing path must not hide the others
-            rows.append({"path": label, "error": f"{type(err).__name__}: {err}"[:160]})
-        print(f"measured {label}: {json.dumps(rows[-1])}", file=sys.stderr, flush=True)
-
-    ref = rows[0].get("decode_tps")
-    ref_ttft = rows[0].get("ttft_s")
+    rows = _measure_paths(args, messages, prompt_ids)
     print(
         f"\nprompt {len(prompt_ids)} tokens, up to {args.max_new} new tokens, {args.threads} threads, "
         f"copy bandwidth {bandwidth / 1e9:.1f} GB/s, load average {load0:.1f} -> {os.getloadavg()[0]:.1f}\n"
     )
-    head = (
-        "| path | TTFT s | TTFT vs llama.cpp | decode tok/s | decode vs llama.cpp | weights MB/token "
-        "| roofline tok/s | % of roofline | next-turn TTFT s (reused/prompt tokens) | load s |"
-    )
-    print(head)
-    print("|---" * (head.count("|") - 1) + "|")
-    for r in rows:
-        if "error" in r and r.get("decode_tps") is None:
-            print(f"| {r['path']} | error: {r['error']} " + "|" * (head.count("|") - 2))
-            continue
-        wb = r.get("weight_bytes")
-        roof = bandwidth / wb if wb else None
-        tps = r.get("decode_tps")
-        print(
-            f"| {r['path']} | {fmt(r.get('ttft_s'), '.2f')} | "
-            f"{fmt(r['ttft_s'] / ref_ttft if ref_ttft and r.get('ttft_s') else None, '.2f')}x | "
-            f"{fmt(tps, '.1f')} | {fmt(tps / ref if ref and tps else None, '.2f')}x | "
-            f"{fmt(wb / 1e6 if wb else None, '.0f')} | {fmt(roof, '.0f')} | "
-            f"{fmt(100 * tps / roof if roof and tps else None, '.0f')}% | "
-            f"{fmt(r.get('ttft_turn2_s'), '.2f')} ({r.get('turn2_reused_tokens', '-')}/{r.get('turn2_prompt_tokens', '-')}) | "
-            f"{fmt(r.get('load_s'), '.1f')} |"
-        )
+    _print_table(rows, bandwidth)
     print("\nanswers (greedy, same prompt):")
     for r in rows:
         if r.get("answer") is not None:

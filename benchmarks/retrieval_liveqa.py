@@ -25,11 +25,12 @@ import argparse
 import statistics
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from knowledge.hybrid import FusionWeights, SearchOptions
     from knowledge.query_adapter import QueryAdapter
 
 REPO = Path(__file__).resolve().parent.parent
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     from chatbot.settings import load_settings
     from knowledge.embedding import build_embedder
-    from knowledge.hybrid import FusionWeights, HybridRetriever, SearchOptions
+    from knowledge.hybrid import HybridRetriever
     from knowledge.index import embedding_cache_dir
 
     for path in (args.questions, args.qrels, args.judged, args.medquad):
@@ -178,10 +179,41 @@ def main(argv: list[str] | None = None) -> int:
     retriever.ranked_doc_ids("What are the symptoms of anemia?", 10)
     # The default uses the adapter only when knowledge.query_adapter is on (open() loads it then).
     default_w, default_o, adapter = retriever.weights, retriever.options, retriever.adapter
+    configs, baseline = _configs(retriever, trained)
+    res = _run_configs(configs, baseline, retriever, timed, questions, qrels)
+    retriever.weights, retriever.options, retriever.adapter = default_w, default_o, adapter
+    same = ""
+    if settings.embedding.query_backend != "torch" and settings.embedding.mode != "mock":
+        same = _torch_query_path(settings, retriever, questions, qrels, res.timing)
+        retriever.embedder = timed
+    _print_table(res.rows, args, retriever, build_s, res.timing[HYBRID]["wall"], questions)
+    print(adapter_note)
+    _print_halves(res.halves)
+    _print_bootstrap(res.default_runs, res.baseline_runs, qrels)
+    _print_latency(res.timing)
+    if same:
+        print(same)
+    if args.run_out:
+        with args.run_out.open("w", encoding="utf-8") as f:
+            for qid, docs in sorted(res.default_runs.items()):
+                for rank, d in enumerate(docs, 1):
+                    f.write(f"{qid}\t{d}\t{rank}\n")
+        print(f"wrote {args.run_out}", file=sys.stderr)
+    return 0
+
+
+_Config = tuple["FusionWeights", "SearchOptions", "QueryAdapter | None"]
+
+
+def _configs(retriever: Any, trained: QueryAdapter) -> tuple[dict[str, _Config], _LeadDense]:
+    """The compared systems (weights, options, adapter) by name, and the lead-chunk dense baseline."""
+    from knowledge.hybrid import FusionWeights
+
+    default_w, default_o, adapter = retriever.weights, retriever.options, retriever.adapter
     other = "hybrid without query adapter" if adapter is not None else "hybrid + query adapter"
     # The competitors are the plain signals: no reduced query form, no sharing between siblings.
     no_reduce = replace(default_o, reduce_over_words=10**9, focus_share=0.0)
-    configs: dict[str, tuple[FusionWeights, SearchOptions, QueryAdapter | None]] = {
+    configs: dict[str, _Config] = {
         "BM25 only": (FusionWeights(0, 0, 0, 1), no_reduce, None),
         DENSE: (FusionWeights(1, 0, 0, 0), no_reduce, None),  # run by _LeadDense
         BEST_CHUNK: (FusionWeights(1, 0, 0, 0), no_reduce, None),
@@ -190,17 +222,34 @@ def main(argv: list[str] | None = None) -> int:
     configs["dense + query adapter"] = (FusionWeights(1, 0, 0, 0), no_reduce, trained)
     configs[other] = (default_w, default_o, None if adapter is not None else trained)
     configs[HYBRID] = (default_w, default_o, adapter)
+    return configs, baseline
+
+
+@dataclass
+class _Results:
+    rows: list[tuple[str, str, int, int, dict[str, float]]] = field(default_factory=list)
+    halves: list[tuple[str, str, tuple[dict[str, float], int]]] = field(default_factory=list)
+    timing: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    default_runs: dict[int, list[str]] = field(default_factory=dict)
+    baseline_runs: dict[int, list[str]] = field(default_factory=dict)
+
+
+def _run_configs(
+    configs: dict[str, _Config],
+    baseline: _LeadDense,
+    retriever: Any,
+    timed: _TimedEmbedder,
+    questions: list[LiveQuestion],
+    qrels: dict[int, dict[str, int]],
+) -> _Results:
+    """Every system on both question forms; latency is timed on the original questions only."""
     forms = {"original": lambda q: q.original, "NLM summary": lambda q: q.summary}
-    rows = []
-    halves: list[tuple[str, str, tuple[dict[str, float], int]]] = []
-    timing: dict[str, dict[str, list[float]]] = {}
-    default_runs: dict[int, list[str]] = {}
-    baseline_runs: dict[int, list[str]] = {}
+    res = _Results()
     for cname, (weights, options, cadapter) in configs.items():
         retriever.weights, retriever.options, retriever.adapter = weights, options, cadapter
         for fname, get in forms.items():
             runs: dict[int, list[str]] = {}
-            t = timing.setdefault(cname, {"wall": [], "cpu": [], "embed": []})
+            t = res.timing.setdefault(cname, {"wall": [], "cpu": [], "embed": []})
             for q in questions:
                 text = get(q)
                 if not text.strip():
@@ -214,61 +263,59 @@ def main(argv: list[str] | None = None) -> int:
                     t["cpu"].append(time.process_time() - c0)
                     t["embed"].append(timed.spent)
             if cname == HYBRID and fname == "original":
-                default_runs = runs
+                res.default_runs = runs
             if cname == DENSE and fname == "original":
-                baseline_runs = runs
+                res.baseline_runs = runs
             if fname == "original":
                 for half in ("A", "B"):
                     part = {qid: r for qid, r in runs.items() if split_half(qid) == half}
-                    halves.append((cname, half, mean_metrics(part, qrels, 3)))
-                halves.append((cname, "all", mean_metrics(runs, qrels, 3)))
+                    res.halves.append((cname, half, mean_metrics(part, qrels, 3)))
+                res.halves.append((cname, "all", mean_metrics(runs, qrels, 3)))
             for grade in (3, 2):
                 m, n = mean_metrics(runs, qrels, grade)
-                rows.append((cname, fname, grade, n, m))
-    retriever.weights, retriever.options, retriever.adapter = default_w, default_o, adapter
-    same = ""
-    if settings.embedding.query_backend != "torch" and settings.embedding.mode != "mock":
-        # The query path this replaced, same run: PyTorch embedding in the full passage window.
-        torch_emb = build_embedder(
-            settings.embedding.model_copy(
-                update={"query_backend": "torch", "query_max_seq_length": settings.embedding.max_seq_length}
-            )
-        )
-        torch_timed = _TimedEmbedder(torch_emb)
-        retriever.embedder = torch_timed
-        import torch
+                res.rows.append((cname, fname, grade, n, m))
+    return res
 
-        name = (
-            f"hybrid, PyTorch query embedding ({settings.embedding.max_seq_length} tokens, "
-            f"{torch.get_num_threads()} torch threads)"
+
+def _torch_query_path(
+    settings: Any,
+    retriever: Any,
+    questions: list[LiveQuestion],
+    qrels: dict[int, dict[str, int]],
+    timing: dict[str, dict[str, list[float]]],
+) -> str:
+    """The query path this replaced, same run: PyTorch embedding in the full passage window.
+
+    Adds its latencies to ``timing`` and returns the line reporting its quality; leaves the
+    retriever on the PyTorch embedder (the caller puts its own back).
+    """
+    from knowledge.embedding import build_embedder
+
+    torch_emb = build_embedder(
+        settings.embedding.model_copy(
+            update={"query_backend": "torch", "query_max_seq_length": settings.embedding.max_seq_length}
         )
-        t = timing.setdefault(name, {"wall": [], "cpu": [], "embed": []})
-        retriever.ranked_doc_ids("What are the symptoms of anemia?", 10)
-        runs = {}
-        for q in questions:
-            torch_timed.spent = 0.0
-            t0, c0 = time.perf_counter(), time.process_time()
-            runs[q.qid] = retriever.ranked_doc_ids(q.original, 10)
-            t["wall"].append(time.perf_counter() - t0)
-            t["cpu"].append(time.process_time() - c0)
-            t["embed"].append(torch_timed.spent)
-        m, _ = mean_metrics(runs, qrels, 3)
-        same = f"{name}: MAP@10 {m['MAP@10']:.3f}, MRR@10 {m['MRR@10']:.3f} (original, grade >= 3)"
-        retriever.embedder = timed
-    _print_table(rows, args, retriever, build_s, timing[HYBRID]["wall"], questions)
-    print(adapter_note)
-    _print_halves(halves)
-    _print_bootstrap(default_runs, baseline_runs, qrels)
-    _print_latency(timing)
-    if same:
-        print(same)
-    if args.run_out:
-        with args.run_out.open("w", encoding="utf-8") as f:
-            for qid, docs in sorted(default_runs.items()):
-                for rank, d in enumerate(docs, 1):
-                    f.write(f"{qid}\t{d}\t{rank}\n")
-        print(f"wrote {args.run_out}", file=sys.stderr)
-    return 0
+    )
+    torch_timed = _TimedEmbedder(torch_emb)
+    retriever.embedder = torch_timed
+    import torch
+
+    name = (
+        f"hybrid, PyTorch query embedding ({settings.embedding.max_seq_length} tokens, "
+        f"{torch.get_num_threads()} torch threads)"
+    )
+    t = timing.setdefault(name, {"wall": [], "cpu": [], "embed": []})
+    retriever.ranked_doc_ids("What are the symptoms of anemia?", 10)
+    runs = {}
+    for q in questions:
+        torch_timed.spent = 0.0
+        t0, c0 = time.perf_counter(), time.process_time()
+        runs[q.qid] = retriever.ranked_doc_ids(q.original, 10)
+        t["wall"].append(time.perf_counter() - t0)
+        t["cpu"].append(time.process_time() - c0)
+        t["embed"].append(torch_timed.spent)
+    m, _ = mean_metrics(runs, qrels, 3)
+    return f"{name}: MAP@10 {m['MAP@10']:.3f}, MRR@10 {m['MRR@10']:.3f} (original, grade >= 3)"
 
 
 class _TimedEmbedder:

@@ -152,9 +152,7 @@ def configs_for(n: int, kinds: list[str], args: argparse.Namespace) -> list[tupl
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    import faiss
-
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
         "--index",
@@ -172,7 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--noise", type=float, default=0.3, help="norm of the isotropic noise of synthetic vectors")
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--threads", type=int, default=1, help="FAISS threads for queries (builds use all cores)")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    import faiss
+
+    args = _parser().parse_args(argv)
     kinds = args.kinds.split(",")
     if not (args.index / "chunk_vectors.npy").is_file():
         print(f"error: {args.index} has no vectors; run benchmarks.retrieval_liveqa first", file=sys.stderr)
@@ -196,47 +200,56 @@ def main(argv: list[str] | None = None) -> int:
     print("| corpus | index | settings | build s | index MB | RSS MB | p50 ms | p95 ms | recall@10 |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, make in corpora:
-        vecs = make()
-        n = len(vecs)
+        # The corpus is made in the call, so nothing here keeps it alive once its rows are printed.
+        _bench_corpus(name, make(), queries, kinds, args, build_threads)
+    return 0
+
+
+def _bench_corpus(
+    name: str, vecs: np.ndarray, queries: np.ndarray, kinds: list[str], args: argparse.Namespace, build_threads: int
+) -> None:
+    """Build every index kind over one corpus and print a table row per search setting."""
+    import faiss
+
+    n = len(vecs)
+    faiss.omp_set_num_threads(build_threads)
+    t0 = time.perf_counter()
+    flat = build("flat", vecs, {})
+    flat_s = time.perf_counter() - t0
+    truth = flat.search(queries, 10)[1]
+    centroids = None
+    for kind, params, sweep in configs_for(n, kinds, args):
         faiss.omp_set_num_threads(build_threads)
         t0 = time.perf_counter()
-        flat = build("flat", vecs, {})
-        flat_s = time.perf_counter() - t0
-        truth = flat.search(queries, 10)[1]
-        centroids = None
-        for kind, params, sweep in configs_for(n, kinds, args):
-            faiss.omp_set_num_threads(build_threads)
-            t0 = time.perf_counter()
-            shared = kind.startswith("ivf") and centroids is not None
-            index: Any = flat if kind == "flat" else build(kind, vecs, params, centroids)
-            build_s = flat_s if kind == "flat" else time.perf_counter() - t0
-            if kind.startswith("ivf") and centroids is None:
-                centroids = index.quantizer.reconstruct_n(0, index.nlist)
-            mem = len(faiss.serialize_index(index)) / 1e6
-            rss = rss_mb()
-            faiss.omp_set_num_threads(args.threads)
-            for value in sweep:
-                knob = ""
-                if kind.startswith("ivf"):
-                    index.nprobe = value
-                    knob = f"nprobe={value}"
-                elif kind == "hnsw":
-                    index.hnsw.efSearch = value
-                    knob = f"efSearch={value}"
-                p50, p95, recall = measure(index, queries, None if kind == "flat" else truth)
-                desc = ", ".join([*(f"{k}={v}" for k, v in params.items()), *([knob] if knob else [])]) or "exact"
-                desc += " (IVF centroids reused)" if shared else ""
-                print(
-                    f"| {name} | {kind} | {desc} | {build_s:.1f} | {mem:.0f} | {rss:.0f} | {p50:.2f} | "
-                    f"{p95:.2f} | {recall:.3f} |",
-                    flush=True,
-                )
-            if index is not flat:
-                del index
-                gc.collect()
-        del flat, vecs
-        gc.collect()
-    return 0
+        shared = kind.startswith("ivf") and centroids is not None
+        index: Any = flat if kind == "flat" else build(kind, vecs, params, centroids)
+        build_s = flat_s if kind == "flat" else time.perf_counter() - t0
+        if kind.startswith("ivf") and centroids is None:
+            centroids = index.quantizer.reconstruct_n(0, index.nlist)
+        mem = len(faiss.serialize_index(index)) / 1e6
+        rss = rss_mb()
+        faiss.omp_set_num_threads(args.threads)
+        for value in sweep:
+            knob = ""
+            if kind.startswith("ivf"):
+                index.nprobe = value
+                knob = f"nprobe={value}"
+            elif kind == "hnsw":
+                index.hnsw.efSearch = value
+                knob = f"efSearch={value}"
+            p50, p95, recall = measure(index, queries, None if kind == "flat" else truth)
+            desc = ", ".join([*(f"{k}={v}" for k, v in params.items()), *([knob] if knob else [])]) or "exact"
+            desc += " (IVF centroids reused)" if shared else ""
+            print(
+                f"| {name} | {kind} | {desc} | {build_s:.1f} | {mem:.0f} | {rss:.0f} | {p50:.2f} | "
+                f"{p95:.2f} | {recall:.3f} |",
+                flush=True,
+            )
+        if index is not flat:
+            del index
+            gc.collect()
+    del flat, vecs
+    gc.collect()
 
 
 if __name__ == "__main__":

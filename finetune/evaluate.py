@@ -8,24 +8,20 @@ plain greedy, without the run-time repetition penalty or n-gram ban, so the numb
 the weights do, not what the decoding guards hide. Differences come with paired-bootstrap
 intervals.
 
-Generation is batched and shares work: all prompts start with the same system rules, so that
-prefix is run once per model and its key/value cache reused by every batch; each batch is then
-[shared prefix | left padding | own tokens] with explicit positions. The prompt's cache also
-serves the NLL pass, so the prompt is run once for both.
+Generation is batched and shares work across prompts (:mod:`finetune.batched_scorer`).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from finetune.batched_scorer import BatchedScorer, Generation, common_prefix
 from finetune.config import EvalConfig, FinetuneError
 
 if TYPE_CHECKING:
@@ -55,14 +51,6 @@ METRICS: dict[str, tuple[str, bool | None]] = {
 }
 
 
-@dataclass
-class Generation:
-    text: str
-    stopped: bool
-    new_tokens: int
-    nll: float
-
-
 def repetition_rate(text: str, n: int = 4) -> float:
     """Share of the word n-grams that repeat an earlier one (0 = no repetition)."""
     words = _WORD.findall(text.lower())
@@ -78,139 +66,6 @@ def cited_numbers(text: str, num_passages: int) -> set[int]:
 
 def strip_citations(text: str) -> str:
     return " ".join(_CITE.sub("", text).split())
-
-
-def common_prefix(seqs: Sequence[Sequence[int]]) -> int:
-    """Length of the longest common token prefix, leaving each sequence at least one own token."""
-    if not seqs:
-        return 0
-    limit = min(len(s) for s in seqs) - 1
-    n = 0
-    first = seqs[0]
-    while n < limit and all(s[n] == first[n] for s in seqs):
-        n += 1
-    return n
-
-
-class BatchedScorer:
-    """Greedy generation and reference NLL for many prompts that share a prefix."""
-
-    def __init__(self, model: Any, eos_id: int, pad_id: int, prefix: Sequence[int]) -> None:
-        import torch
-
-        self.model = model
-        self.eos_id = eos_id
-        self.pad_id = pad_id
-        self.prefix = list(prefix)
-        self._prefix_cache = None
-        if self.prefix:
-            with torch.no_grad():
-                out = model(input_ids=torch.tensor([self.prefix]), use_cache=True, logits_to_keep=1)
-            self._prefix_cache = out.past_key_values
-
-    def run(
-        self, prompts: Sequence[Sequence[int]], references: Sequence[Sequence[int]], max_new_tokens: int
-    ) -> list[Generation]:
-        import torch
-
-        lp = len(self.prefix)
-        tails = [list(p[lp:]) for p in prompts]
-        if any(list(p[:lp]) != self.prefix for p in prompts) or any(not t for t in tails):
-            raise FinetuneError("internal: a prompt does not start with the shared prefix")
-        b = len(prompts)
-        width = max(len(t) for t in tails)
-        ids = torch.full((b, width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((b, lp + width), dtype=torch.long)
-        mask[:, :lp] = 1
-        pos = torch.zeros((b, width), dtype=torch.long)
-        for i, t in enumerate(tails):
-            ids[i, width - len(t) :] = torch.tensor(t)
-            mask[i, lp + width - len(t) :] = 1
-            pos[i, width - len(t) :] = torch.arange(lp, lp + len(t))
-        lengths = torch.tensor([lp + len(t) for t in tails])
-        cache = None
-        if self._prefix_cache is not None:
-            cache = copy.deepcopy(self._prefix_cache)
-            cache.batch_repeat_interleave(b)
-        with torch.no_grad():
-            out = self.model(
-                input_ids=ids,
-                attention_mask=mask,
-                position_ids=pos,
-                past_key_values=cache,
-                use_cache=True,
-                logits_to_keep=1,
-            )
-        cache = out.past_key_values
-        first_logits = out.logits[:, -1, :].float()
-        nll = self._reference_nll(copy.deepcopy(cache), mask, lengths, first_logits, references)
-        texts_ids, stopped = self._greedy(cache, mask, lengths, first_logits, max_new_tokens)
-        return [
-            Generation(text=self._ids_to_text(g), stopped=s, new_tokens=len(g), nll=n)
-            for g, s, n in zip(texts_ids, stopped, nll, strict=True)
-        ]
-
-    # The tokenizer is attached by the caller; kept out of __init__ to keep the scorer testable.
-    decode: Any = None
-
-    def _ids_to_text(self, ids: list[int]) -> str:
-        return str(self.decode(ids, skip_special_tokens=True)).strip() if self.decode else ""
-
-    def _reference_nll(
-        self, cache: Any, mask: Any, lengths: Any, first_logits: Any, references: Sequence[Sequence[int]]
-    ) -> list[float]:
-        import torch
-
-        b = len(references)
-        width = max(len(r) for r in references)
-        ids = torch.full((b, width), self.pad_id, dtype=torch.long)
-        ref_mask = torch.zeros((b, width), dtype=torch.long)
-        for i, r in enumerate(references):
-            ids[i, : len(r)] = torch.tensor(r)
-            ref_mask[i, : len(r)] = 1
-        pos = lengths[:, None] + torch.arange(width)[None, :]
-        with torch.no_grad():
-            out = self.model(
-                input_ids=ids,
-                attention_mask=torch.cat([mask, ref_mask], dim=1),
-                position_ids=pos,
-                past_key_values=cache,
-                use_cache=True,
-            )
-        logits = torch.cat([first_logits[:, None, :], out.logits[:, :-1, :].float()], dim=1)
-        logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, :, None]).squeeze(-1)
-        return [float(-(logp[i] * ref_mask[i]).sum() / ref_mask[i].sum()) for i in range(b)]
-
-    def _greedy(
-        self, cache: Any, mask: Any, lengths: Any, logits: Any, max_new_tokens: int
-    ) -> tuple[list[list[int]], list[bool]]:
-        import torch
-
-        b = logits.shape[0]
-        done = torch.zeros(b, dtype=torch.bool)
-        out: list[list[int]] = [[] for _ in range(b)]
-        for step in range(max_new_tokens):
-            nxt = logits.argmax(dim=-1)
-            for i in range(b):
-                if not done[i]:
-                    out[i].append(int(nxt[i]))
-            done |= nxt == self.eos_id
-            if bool(done.all()) or step == max_new_tokens - 1:
-                break
-            feed = torch.where(done, torch.full_like(nxt, self.pad_id), nxt)
-            mask = torch.cat([mask, torch.ones((b, 1), dtype=mask.dtype)], dim=1)
-            with torch.no_grad():
-                o = self.model(
-                    input_ids=feed[:, None],
-                    attention_mask=mask,
-                    position_ids=(lengths + step)[:, None],
-                    past_key_values=cache,
-                    use_cache=True,
-                )
-            cache = o.past_key_values
-            logits = o.logits[:, -1, :].float()
-        stopped = [bool(g) and g[-1] == self.eos_id for g in out]
-        return out, stopped
 
 
 def score_model(
@@ -388,32 +243,15 @@ def evaluate(cfg: EvalConfig, settings: Settings) -> dict[str, Any]:
     """
     import torch
 
-    from finetune.data import load_split, read_manifest
-    from finetune.metadata import base_identity, check_base_matches, verify_adapter
+    from finetune.metadata import base_identity, check_base_matches
     from finetune.train import load_model, load_tokenizer, local_checkpoint, resolve_checkpoint
 
-    adapter_dir = Path(cfg.adapter).expanduser() if cfg.adapter else None
-    meta: dict[str, Any] = {}
-    if adapter_dir is not None:
-        if not (adapter_dir / "adapter_config.json").is_file():
-            raise FinetuneError(f"no peft adapter at {adapter_dir} (adapter_config.json missing)")
-        meta = verify_adapter(adapter_dir) or {}
-    from chatbot.settings import EMBEDDED
-
-    base_model = cfg.base_model or meta.get("base_model") or (EMBEDDED if cfg.base_only else None)
-    if not base_model:
-        raise FinetuneError(f"adapter {adapter_dir} has no healthbot_adapter.json; pass --base-model")
-    gguf_file = cfg.gguf_file if cfg.base_model else (meta.get("hyperparameters") or {}).get("gguf_file")
+    adapter_dir, meta = _adapter_and_metadata(cfg)
+    base_model, gguf_file = _base_model(cfg, adapter_dir, meta)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    dataset_dir = Path(cfg.dataset_dir).expanduser() if cfg.dataset_dir else settings.data_dir / "finetune" / "dataset"
-    manifest = read_manifest(dataset_dir)
-    split = load_split(dataset_dir, cfg.split)
-    if len(split) == 0:
-        raise FinetuneError(f"split {cfg.split!r} of {dataset_dir} is empty")
-    examples = [split[i] for i in sample_indices(len(split), cfg.limit)]
+    manifest, examples, num_passages = _sampled_examples(cfg, settings)
     n = len(examples)
-    num_passages = int(manifest["config"]["num_passages"])
 
     checkpoint = resolve_checkpoint(base_model, gguf_file, settings.model_cache_dir)
     local = local_checkpoint(checkpoint)
@@ -438,14 +276,10 @@ def evaluate(cfg: EvalConfig, settings: Settings) -> dict[str, Any]:
             "markdown": f"base model scored on {n} examples ({base_s:.0f} s of generation); cached in {base_cache.path}",
         }
 
-    from peft import PeftModel
-
     adapter_weights = adapter_dir / "adapter_model.safetensors"
     adapter_digest = file_sha256(adapter_weights) if adapter_weights.is_file() else str(adapter_dir.resolve())
     tuned_cache = cache_for(settings, {**common, "model": "adapter", "base": base_digest, "adapter": adapter_digest})
-    # Merged into full-precision weights: the same function as the unmerged adapter, faster.
-    model = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
-    tuned_gens, tuned_s = score_model(model, tokenizer, examples, cfg, "adapter", tuned_cache)
+    tuned_gens, tuned_s = _score_merged(model, adapter_dir, tokenizer, examples, cfg, tuned_cache)
     del model
     return _report(
         cfg,
@@ -461,6 +295,58 @@ def evaluate(cfg: EvalConfig, settings: Settings) -> dict[str, Any]:
         tuned_gens,
         tuned_s,
     )
+
+
+def _adapter_and_metadata(cfg: EvalConfig) -> tuple[Path | None, dict[str, Any]]:
+    """The adapter directory to evaluate (None: base only) and its verified healthbot metadata."""
+    from finetune.metadata import verify_adapter
+
+    adapter_dir = Path(cfg.adapter).expanduser() if cfg.adapter else None
+    meta: dict[str, Any] = {}
+    if adapter_dir is not None:
+        if not (adapter_dir / "adapter_config.json").is_file():
+            raise FinetuneError(f"no peft adapter at {adapter_dir} (adapter_config.json missing)")
+        meta = verify_adapter(adapter_dir) or {}
+    return adapter_dir, meta
+
+
+def _base_model(cfg: EvalConfig, adapter_dir: Path | None, meta: dict[str, Any]) -> tuple[str, str | None]:
+    """The base model and GGUF file: from the command line, else from the adapter's metadata."""
+    from chatbot.settings import EMBEDDED
+
+    base_model = cfg.base_model or meta.get("base_model") or (EMBEDDED if cfg.base_only else None)
+    if not base_model:
+        raise FinetuneError(f"adapter {adapter_dir} has no healthbot_adapter.json; pass --base-model")
+    gguf_file = cfg.gguf_file if cfg.base_model else (meta.get("hyperparameters") or {}).get("gguf_file")
+    return base_model, gguf_file
+
+
+def _sampled_examples(cfg: EvalConfig, settings: Settings) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+    """The dataset manifest, the evaluated sample of the split and the passages per prompt."""
+    from finetune.data import load_split, read_manifest
+
+    dataset_dir = Path(cfg.dataset_dir).expanduser() if cfg.dataset_dir else settings.data_dir / "finetune" / "dataset"
+    manifest = read_manifest(dataset_dir)
+    split = load_split(dataset_dir, cfg.split)
+    if len(split) == 0:
+        raise FinetuneError(f"split {cfg.split!r} of {dataset_dir} is empty")
+    examples = [split[i] for i in sample_indices(len(split), cfg.limit)]
+    return manifest, examples, int(manifest["config"]["num_passages"])
+
+
+def _score_merged(
+    model: Any,
+    adapter_dir: Path,
+    tokenizer: Any,
+    examples: Sequence[dict[str, Any]],
+    cfg: EvalConfig,
+    cache: ResultCache,
+) -> tuple[list[Generation], float]:
+    from peft import PeftModel
+
+    # Merged into full-precision weights: the same function as the unmerged adapter, faster.
+    merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
+    return score_model(merged, tokenizer, examples, cfg, "adapter", cache)
 
 
 def _report(

@@ -292,10 +292,9 @@ def last_checkpoint(checkpoint_dir: Path) -> Path | None:
 def train(cfg: TrainConfig, settings: Settings) -> dict[str, Any]:
     """Train, then write the adapter, its metadata, metrics and loss curve; returns the metrics."""
     import torch
-    from transformers import Trainer, TrainingArguments, set_seed
+    from transformers import Trainer, set_seed
 
-    from finetune.data import load_split, read_manifest
-    from finetune.metadata import build_metadata, stamp_metadata
+    from finetune.data import read_manifest
 
     dataset_dir, output_dir, checkpoint_dir = default_dirs(cfg, settings)
     manifest = read_manifest(dataset_dir)
@@ -304,19 +303,7 @@ def train(cfg: TrainConfig, settings: Settings) -> dict[str, Any]:
     set_seed(cfg.seed)
     checkpoint = resolve_checkpoint(cfg.base_model, cfg.gguf_file, settings.model_cache_dir)
     tokenizer = load_tokenizer(checkpoint)
-
-    train_raw = load_split(dataset_dir, "train")
-    if cfg.train_examples:
-        # A seeded sample, not the first rows: the split is stored sorted by source.
-        train_raw = train_raw.shuffle(seed=cfg.seed).select(range(min(cfg.train_examples, len(train_raw))))
-    train_ds, dropped_train = tokenize_split(train_raw, tokenizer, cfg.max_length)
-    eval_ds = None
-    dropped_eval = 0
-    if cfg.eval_steps:
-        val_raw = load_split(dataset_dir, "validation")
-        if len(val_raw):
-            val_raw = val_raw.select(range(min(cfg.eval_examples, len(val_raw))))
-            eval_ds, dropped_eval = tokenize_split(val_raw, tokenizer, cfg.max_length)
+    train_ds, eval_ds, dropped_train, dropped_eval = _training_splits(cfg, dataset_dir, tokenizer)
 
     model = load_model(checkpoint, cfg.quantization)
     model.config.use_cache = False  # incompatible with gradient checkpointing; off while training
@@ -324,39 +311,10 @@ def train(cfg: TrainConfig, settings: Settings) -> dict[str, Any]:
     trainable, total = model.get_nb_trainable_parameters()
     log.info("trainable parameters: %d of %d (%.2f%%)", trainable, total, 100 * trainable / total)
 
-    steps = cfg.max_steps
-    if steps == -1:
-        per_step = cfg.per_device_batch_size * cfg.gradient_accumulation_steps
-        steps = max(1, math.ceil(len(train_ds) * cfg.num_epochs / per_step))
-    args = TrainingArguments(
-        output_dir=str(checkpoint_dir),
-        max_steps=steps,
-        per_device_train_batch_size=cfg.per_device_batch_size,
-        per_device_eval_batch_size=cfg.per_device_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type="cosine",
-        warmup_steps=round(cfg.warmup_ratio * steps),
-        weight_decay=cfg.weight_decay,
-        logging_steps=cfg.logging_steps,
-        eval_strategy="steps" if eval_ds is not None else "no",
-        eval_steps=cfg.eval_steps or None,
-        save_strategy="steps",
-        save_steps=cfg.save_steps,
-        save_total_limit=cfg.save_total_limit,
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        gradient_checkpointing=cfg.gradient_checkpointing and cfg.quantization != "4bit",
-        gradient_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
-        remove_unused_columns=False,
-        dataloader_num_workers=0,
-        report_to="none",
-        disable_tqdm=False,
-        use_cpu=not torch.cuda.is_available(),
-    )
+    steps = _planned_steps(cfg, len(train_ds))
     trainer = Trainer(
         model=model,
-        args=args,
+        args=_training_arguments(cfg, checkpoint_dir, steps, with_eval=eval_ds is not None),
         train_dataset=train_ds,
         eval_dataset=eval_ds,
         data_collator=Collator(tokenizer.pad_token_id),
@@ -385,6 +343,84 @@ def train(cfg: TrainConfig, settings: Settings) -> dict[str, Any]:
         "trainable_parameters": trainable,
         "log_history": history,
     }
+    _write_adapter(model, cfg, checkpoint, manifest, metrics, output_dir)
+    log.info("adapter written to %s", output_dir)
+    metrics["output_dir"] = str(output_dir)
+    return metrics
+
+
+def _training_splits(
+    cfg: TrainConfig, dataset_dir: Path, tokenizer: PreTrainedTokenizerBase
+) -> tuple[Any, Any, int, int]:
+    """Tokenized train and (when evaluating during training) validation sets, and how many
+    examples of each were dropped as too long."""
+    from finetune.data import load_split
+
+    train_raw = load_split(dataset_dir, "train")
+    if cfg.train_examples:
+        # A seeded sample, not the first rows: the split is stored sorted by source.
+        train_raw = train_raw.shuffle(seed=cfg.seed).select(range(min(cfg.train_examples, len(train_raw))))
+    train_ds, dropped_train = tokenize_split(train_raw, tokenizer, cfg.max_length)
+    eval_ds = None
+    dropped_eval = 0
+    if cfg.eval_steps:
+        val_raw = load_split(dataset_dir, "validation")
+        if len(val_raw):
+            val_raw = val_raw.select(range(min(cfg.eval_examples, len(val_raw))))
+            eval_ds, dropped_eval = tokenize_split(val_raw, tokenizer, cfg.max_length)
+    return train_ds, eval_ds, dropped_train, dropped_eval
+
+
+def _planned_steps(cfg: TrainConfig, train_examples: int) -> int:
+    if cfg.max_steps != -1:
+        return cfg.max_steps
+    per_step = cfg.per_device_batch_size * cfg.gradient_accumulation_steps
+    return max(1, math.ceil(train_examples * cfg.num_epochs / per_step))
+
+
+def _training_arguments(cfg: TrainConfig, checkpoint_dir: Path, steps: int, *, with_eval: bool) -> Any:
+    import torch
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(checkpoint_dir),
+        max_steps=steps,
+        per_device_train_batch_size=cfg.per_device_batch_size,
+        per_device_eval_batch_size=cfg.per_device_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=round(cfg.warmup_ratio * steps),
+        weight_decay=cfg.weight_decay,
+        logging_steps=cfg.logging_steps,
+        eval_strategy="steps" if with_eval else "no",
+        eval_steps=cfg.eval_steps or None,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        gradient_checkpointing=cfg.gradient_checkpointing and cfg.quantization != "4bit",
+        gradient_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        report_to="none",
+        disable_tqdm=False,
+        use_cpu=not torch.cuda.is_available(),
+    )
+
+
+def _write_adapter(
+    model: Any,
+    cfg: TrainConfig,
+    checkpoint: Path | str,
+    manifest: dict[str, Any],
+    metrics: dict[str, Any],
+    output_dir: Path,
+) -> None:
+    """Save the adapter with its loss curve, metrics and stamped metadata into ``output_dir``."""
+    from finetune.metadata import build_metadata, stamp_metadata
+
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     # Build the adapter directory aside and swap it in, so a crash never leaves half an adapter.
     tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
@@ -393,6 +429,7 @@ def train(cfg: TrainConfig, settings: Settings) -> dict[str, Any]:
         # peft's generated model card is an empty template; our metadata file says what matters.
         (tmp / "README.md").unlink(missing_ok=True)
         tmp.chmod(0o755)  # mkdtemp makes it private; an adapter is meant to be shared
+        history = metrics["log_history"]
         plot_loss_curve(history, tmp / LOSS_CURVE, f"{cfg.run_name}: LoRA r={cfg.lora_r}, {cfg.quantization}")
         (tmp / TRAIN_METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
         meta = build_metadata(
@@ -414,6 +451,3 @@ def train(cfg: TrainConfig, settings: Settings) -> dict[str, Any]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    log.info("adapter written to %s", output_dir)
-    metrics["output_dir"] = str(output_dir)
-    return metrics

@@ -6,8 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chatbot.errors import HealthbotError
+
+if TYPE_CHECKING:
+    from chatbot.settings import Settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,77 +65,101 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from chatbot.settings import load_settings
-    from knowledge import index as kindex
 
     settings = load_settings(args.config)
     if args.command == "build":
-        from knowledge.sources import load_sources
-
-        specs = args.source or list(settings.knowledge.sources)
-        docs, report = load_sources(specs)
-        print(f"{len(docs)} documents from {len(specs)} source(s); {report}", file=sys.stderr)
-        out = args.out or settings.index_dir
-        manifest = kindex.build_index(
-            docs,
-            out,
-            kindex.open_embedder(settings),
-            config=kindex.chunker_config(settings.knowledge, settings.embedding),
-            faiss_index=args.faiss or settings.knowledge.faiss_index,
-            sources=specs,
-            skipped=report,
-            show_progress=True,
-            query_adapter=settings.knowledge.query_adapter,
-        )
-        print(
-            f"indexed {manifest.n_documents} documents as {manifest.n_chunks} chunks in {out} "
-            f"({manifest.build_seconds:.1f} s)"
-        )
-        return 0
+        return _build(args, settings)
     if args.command == "add":
-        from knowledge.sources import load_sources
-
-        docs, report = load_sources(args.source)
-        out = args.index or settings.index_dir
-        manifest, added = kindex.add_documents(
-            out,
-            docs,
-            kindex.open_embedder(settings),
-            sources=args.source,
-            show_progress=True,
-            # On: (re)train it; off: keep an adapter only if the index already had one.
-            query_adapter=settings.knowledge.query_adapter or None,
-        )
-        print(
-            f"added {added} new documents ({len(docs) - added} already indexed; {report}); "
-            f"index now {manifest.n_documents} documents, {manifest.n_chunks} chunks"
-        )
-        return 0
+        return _add(args, settings)
     index_dir = args.index or settings.index_dir
     if args.command == "adapt":
-        from knowledge.query_adapter import AdapterConfig
-
-        config = AdapterConfig(epochs=args.epochs) if args.epochs is not None else AdapterConfig()
-        _, rep = kindex.adapt_index(index_dir, config)
-        print(
-            f"query adapter trained on {rep.train_pairs} stored questions in {rep.seconds:.1f} s; held-out "
-            f"({rep.heldout_pairs} questions) MRR of the own answer {rep.heldout_mrr_before:.3f} -> "
-            f"{rep.heldout_mrr_after:.3f} (epoch {rep.best_epoch}); saved in {index_dir}"
-        )
-        if not settings.knowledge.query_adapter:
-            print("note: knowledge.query_adapter is off in the settings, so searches will not use it")
-        return 0
+        return _adapt(args, settings, index_dir)
     if args.command == "stats":
-        from dataclasses import asdict
+        return _stats(index_dir)
+    return _search(args, settings, index_dir)
 
-        from knowledge.manifest import Manifest
 
-        m = Manifest.read(index_dir)
-        m.verify_files(index_dir)
-        info = asdict(m)
-        info["files"] = len(m.files)
-        info["size_mb"] = round(sum((index_dir / f).stat().st_size for f in m.files) / 1e6, 1)
-        print(json.dumps(info, indent=2))
-        return 0
+def _build(args: argparse.Namespace, settings: Settings) -> int:
+    from knowledge import index as kindex
+    from knowledge.sources import load_sources
+
+    specs = args.source or list(settings.knowledge.sources)
+    docs, report = load_sources(specs)
+    print(f"{len(docs)} documents from {len(specs)} source(s); {report}", file=sys.stderr)
+    out = args.out or settings.index_dir
+    manifest = kindex.build_index(
+        docs,
+        out,
+        kindex.open_embedder(settings),
+        config=kindex.chunker_config(settings.knowledge, settings.embedding),
+        faiss_index=args.faiss or settings.knowledge.faiss_index,
+        sources=specs,
+        skipped=report,
+        show_progress=True,
+        query_adapter=settings.knowledge.query_adapter,
+    )
+    print(
+        f"indexed {manifest.n_documents} documents as {manifest.n_chunks} chunks in {out} "
+        f"({manifest.build_seconds:.1f} s)"
+    )
+    return 0
+
+
+def _add(args: argparse.Namespace, settings: Settings) -> int:
+    from knowledge import index as kindex
+    from knowledge.sources import load_sources
+
+    docs, report = load_sources(args.source)
+    out = args.index or settings.index_dir
+    manifest, added = kindex.add_documents(
+        out,
+        docs,
+        kindex.open_embedder(settings),
+        sources=args.source,
+        show_progress=True,
+        # On: (re)train it; off: keep an adapter only if the index already had one.
+        query_adapter=settings.knowledge.query_adapter or None,
+    )
+    print(
+        f"added {added} new documents ({len(docs) - added} already indexed; {report}); "
+        f"index now {manifest.n_documents} documents, {manifest.n_chunks} chunks"
+    )
+    return 0
+
+
+def _adapt(args: argparse.Namespace, settings: Settings, index_dir: Path) -> int:
+    from knowledge import index as kindex
+    from knowledge.query_adapter import AdapterConfig
+
+    config = AdapterConfig(epochs=args.epochs) if args.epochs is not None else AdapterConfig()
+    _, rep = kindex.adapt_index(index_dir, config)
+    print(
+        f"query adapter trained on {rep.train_pairs} stored questions in {rep.seconds:.1f} s; held-out "
+        f"({rep.heldout_pairs} questions) MRR of the own answer {rep.heldout_mrr_before:.3f} -> "
+        f"{rep.heldout_mrr_after:.3f} (epoch {rep.best_epoch}); saved in {index_dir}"
+    )
+    if not settings.knowledge.query_adapter:
+        print("note: knowledge.query_adapter is off in the settings, so searches will not use it")
+    return 0
+
+
+def _stats(index_dir: Path) -> int:
+    from dataclasses import asdict
+
+    from knowledge.manifest import Manifest
+
+    m = Manifest.read(index_dir)
+    m.verify_files(index_dir)
+    info = asdict(m)
+    info["files"] = len(m.files)
+    info["size_mb"] = round(sum((index_dir / f).stat().st_size for f in m.files) / 1e6, 1)
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def _search(args: argparse.Namespace, settings: Settings, index_dir: Path) -> int:
+    from knowledge import index as kindex
+
     retriever = kindex.open_retriever(index_dir, kindex.open_embedder(settings), settings.knowledge)
     hits = retriever.search(args.query, args.k)
     threshold = settings.knowledge.min_score

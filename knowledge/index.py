@@ -14,35 +14,32 @@ An index directory holds::
     query_adapter.npy    optional: linear query adapter learned from the stored questions (knowledge.query_adapter)
 
 Builds are written to a temporary sibling directory and renamed into place, so a killed
-build leaves the previous index loadable. Embeddings go through the on-disk cache. A build
-killed with SIGKILL leaves its temporary directory behind (nothing runs on SIGKILL); the sibling
-names carry the builder's pid, so the next build or load removes those of dead processes, and
-puts the previous index back if the kill fell between the two renames of the swap.
+build leaves the previous index loadable (:mod:`knowledge.atomic_dir`, which also cleans up
+after builds killed with SIGKILL). What goes into the directory is written by
+:mod:`knowledge.index_files`. Embeddings go through the on-disk cache.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from knowledge.chunking import Chunker, ChunkerConfig, embedding_text
-from knowledge.corpus import Corpus, bm25_tokenize, check_embedder, read_corpus
+from knowledge.atomic_dir import _swap_into_place, recover_interrupted_build
+from knowledge.chunking import Chunker, ChunkerConfig
+from knowledge.corpus import Corpus, check_embedder, read_corpus
 from knowledge.documents import Chunk, Document
 from knowledge.errors import KnowledgeError
+from knowledge.index_files import _chunk_record, _doc_record, _encode_corpus, _write_corpus
 from knowledge.manifest import Manifest, corpus_hash, file_sha256
 from knowledge.query_adapter import ADAPTER_FILE, MIN_PAIRS
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from chatbot.settings import EmbeddingSettings, KnowledgeSettings, Settings
     from knowledge.embedding import Embedder
     from knowledge.query_adapter import AdapterConfig, AdapterReport
@@ -77,115 +74,6 @@ def lexical_text(chunk: Chunk) -> str:
     """BM25 sees the title and stored question too: the focus entity is the strongest lexical cue."""
     parts = [chunk.title, chunk.question or "", chunk.text]
     return "\n".join(p for p in parts if p)
-
-
-def _faiss_index(vectors: np.ndarray, kind: str) -> Any:
-    import faiss
-    import numpy as np
-
-    n, dim = vectors.shape
-    index: Any
-    if kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-    elif kind == "ivf" and n >= 2 * 39:
-        nlist = max(1, min(int(4 * np.sqrt(n)), n // 39))
-        quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.train(vectors)
-    else:  # flat, or too few vectors to train IVF centroids
-        index = faiss.IndexFlatIP(dim)
-    if n:
-        index.add(vectors)
-    return index
-
-
-def _doc_record(doc: Document) -> dict[str, Any]:
-    d = asdict(doc)
-    d.pop("text")
-    d["metadata"] = {k: v for k, v in doc.metadata.items() if k != "sections"}
-    return d
-
-
-def _chunk_record(chunk: Chunk, doc_index: int) -> dict[str, Any]:
-    return {
-        "d": doc_index,
-        "p": chunk.position,
-        "text": chunk.text,
-        "title": chunk.title,
-        "heading": chunk.metadata.get("heading", ""),
-        "section": chunk.metadata.get("section", ""),
-    }
-
-
-def _encode_corpus(
-    docs: list[Document], embedder: Embedder, chunker: Chunker, show_progress: bool, dense_scope: str = "all"
-) -> tuple[list[Chunk], np.ndarray, np.ndarray, np.ndarray]:
-    import numpy as np
-
-    chunks = chunker.chunk_all(docs)
-    dim = embedder.dimension
-    if dense_scope == "lead":
-        # Only each document's first chunk is embedded; later chunks share its vector (they stay
-        # searchable through BM25), which halves embedding time on long-answer corpora.
-        lead_rows = [i for i, c in enumerate(chunks) if c.position == 0]
-        lead_vecs = embedder.encode([embedding_text(chunks[i]) for i in lead_rows], show_progress=show_progress)
-        row_of_doc = {chunks[i].doc_id: r for r, i in enumerate(lead_rows)}
-        chunk_vecs = lead_vecs.reshape(-1, dim)[[row_of_doc[c.doc_id] for c in chunks]]
-    else:
-        chunk_vecs = embedder.encode([embedding_text(c) for c in chunks], show_progress=show_progress)
-    with_q = [i for i, d in enumerate(docs) if d.question]
-    question_vecs = np.zeros((len(docs), dim), dtype=np.float32)
-    if with_q:
-        question_vecs[with_q] = embedder.encode([docs[i].question or "" for i in with_q])
-    title_vecs = np.zeros((len(docs), dim), dtype=np.float32)
-    with_t = [i for i, d in enumerate(docs) if d.title]
-    if with_t:
-        title_vecs[with_t] = embedder.encode([docs[i].title for i in with_t])
-    return chunks, chunk_vecs.reshape(-1, dim), question_vecs, title_vecs
-
-
-def _dense_rows(corpus: Corpus, dense_scope: str) -> np.ndarray:
-    """Chunk rows that own a vector in FAISS (all, or the first chunk of each document)."""
-    import numpy as np
-
-    if dense_scope == "lead":
-        return np.array([i for i, c in enumerate(corpus.chunks) if c["p"] == 0], dtype=np.int64)
-    return np.arange(len(corpus.chunks), dtype=np.int64)
-
-
-def _write_corpus(corpus: Corpus, directory: Path, faiss_kind: str, dense_scope: str = "all") -> dict[str, str]:
-    import bm25s
-    import faiss
-    import numpy as np
-
-    with (directory / "docs.jsonl").open("w", encoding="utf-8") as f:
-        for d in corpus.docs:
-            f.write(json.dumps(d, ensure_ascii=False) + "\n")
-    with (directory / "chunks.jsonl").open("w", encoding="utf-8") as f:
-        for c in corpus.chunks:
-            f.write(json.dumps(c, ensure_ascii=False) + "\n")
-    np.save(directory / "chunk_vectors.npy", corpus.chunk_vecs.astype(np.float32))
-    np.save(directory / "question_vectors.npy", corpus.question_vecs.astype(np.float32))
-    np.save(directory / "title_vectors.npy", corpus.title_vecs.astype(np.float32))
-    dense_rows = _dense_rows(corpus, dense_scope)
-    np.save(directory / "dense_rows.npy", dense_rows)
-    vecs = np.ascontiguousarray(corpus.chunk_vecs[dense_rows], dtype=np.float32)
-    faiss.write_index(_faiss_index(vecs, faiss_kind), str(directory / "dense.faiss"))
-    lex = [
-        "\n".join(p for p in (c["title"], corpus.docs[c["d"]].get("question") or "", c["text"]) if p)
-        for c in corpus.chunks
-    ]
-    retriever = bm25s.BM25()
-    if lex:
-        retriever.index(bm25_tokenize(lex), show_progress=False)
-    (directory / "bm25").mkdir()
-    retriever.save(str(directory / "bm25"), show_progress=False)
-    files = {}
-    for path in sorted(directory.rglob("*")):
-        if path.is_file() and path.name != "manifest.json":
-            files[path.relative_to(directory).as_posix()] = file_sha256(path)
-    return files
 
 
 def _fit_query_adapter(
@@ -229,58 +117,6 @@ def adapt_index(
     manifest.query_adapter = report.as_dict()
     manifest.write(index_dir)
     return manifest, report
-
-
-def _swap_into_place(tmp: Path, out_dir: Path) -> None:
-    """Replace ``out_dir`` by ``tmp`` with renames only, never leaving a half-written index."""
-    old = None
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}-{int(time.time() * 1000)}")
-        os.replace(out_dir, old)
-    # A kill right here leaves no out_dir: recover_interrupted_build() renames ``old`` back.
-    os.replace(tmp, out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists but belongs to someone else
-        return True
-    return True
-
-
-def _dead_siblings(out_dir: Path, kind: str) -> list[Path]:
-    """``.<name>.<kind>-<pid>-*`` siblings of ``out_dir`` left by builders that are no longer running."""
-    found = []
-    for path in out_dir.parent.glob(f".{out_dir.name}.{kind}-*"):
-        pid = path.name[len(f".{out_dir.name}.{kind}-") :].split("-", 1)[0]
-        if path.is_dir() and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
-            found.append(path)
-    return found
-
-
-def recover_interrupted_build(out_dir: Path) -> None:
-    """Undo what a killed build left behind next to ``out_dir``.
-
-    If the kill fell between the two renames of :func:`_swap_into_place`, ``out_dir`` is missing
-    and the previous index sits in a ``.old-<pid>-*`` sibling: it is renamed back. Temporary
-    build directories and old copies of dead builders are then deleted, so they neither pile up
-    nor get mistaken for an index. Directories of running builders are left alone.
-    """
-    out_dir = Path(out_dir)
-    if not out_dir.parent.is_dir():
-        return
-    olds = sorted(_dead_siblings(out_dir, "old"), key=lambda p: p.stat().st_mtime)
-    if not out_dir.exists() and olds:
-        previous = olds.pop()
-        os.replace(previous, out_dir)
-        log.warning("restored the index %s that an interrupted build had moved aside", out_dir)
-    for path in olds + _dead_siblings(out_dir, "tmp"):
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _materialize(

@@ -21,6 +21,7 @@ from knowledge.errors import KnowledgeError
 
 if TYPE_CHECKING:
     import numpy as np
+    import torch
 
 ADAPTER_FILE = "query_adapter.npy"
 MIN_PAIRS = 500  # fewer stored questions than this: too little to learn a 384x384 map from
@@ -160,58 +161,20 @@ def train_adapter(
 
     cfg = config or AdapterConfig()
     started = time.perf_counter()
-    n, dim = queries.shape
+    n, _dim = queries.shape
     if n < 2 or len(positives) != n or len(groups) != n:
         raise KnowledgeError("adapter training needs at least two question/answer pairs")
-    rng = np.random.default_rng(cfg.seed)
-    uniq = np.unique(groups)
-    held_groups = rng.permutation(uniq)[: round(cfg.holdout * len(uniq))]
-    held = np.isin(groups, held_groups)
-    train_idx, held_idx = np.flatnonzero(~held), np.flatnonzero(held)
+    train_idx, held_idx = _holdout_split(groups, cfg)
     if len(train_idx) < 2:
         raise KnowledgeError("adapter training needs at least two training pairs after the hold-out")
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small matrices; more threads only fight other work on a small CPU
     try:
-        gen = torch.Generator().manual_seed(cfg.seed)
         q_all = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32))
         p_all = torch.from_numpy(np.ascontiguousarray(pool, dtype=np.float32))
         pos = torch.from_numpy(np.asarray(positives, dtype=np.int64))
-        weight = torch.zeros(dim, dim, requires_grad=True)
-        opt = torch.optim.AdamW([weight], lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-        def adapt(q: torch.Tensor) -> torch.Tensor:
-            return torch.nn.functional.normalize(q + q @ weight, dim=1)
-
-        def held_mrr(w_on: bool) -> float:
-            if not len(held_idx):
-                return float("nan")
-            with torch.no_grad():
-                q = q_all[held_idx]
-                q = adapt(q) if w_on else q
-                scores = q @ p_all.T
-                own = scores.gather(1, pos[held_idx].unsqueeze(1))
-                rank = (scores > own).sum(dim=1) + 1
-                return float((1.0 / rank.float()).mean())
-
-        before = held_mrr(False)
-        best, best_epoch, best_w = before, 0, weight.detach().clone()
-        tr = torch.from_numpy(train_idx)
-        for epoch in range(1, cfg.epochs + 1):
-            order = tr[torch.randperm(len(tr), generator=gen)]
-            for start in range(0, len(order), cfg.batch_size):
-                batch = order[start : start + cfg.batch_size]
-                # Every document is a negative: a full softmax over the pool is cheap at this size.
-                logits = adapt(q_all[batch]) @ p_all.T / cfg.temperature
-                loss = torch.nn.functional.cross_entropy(logits, pos[batch])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            score = held_mrr(True) if len(held_idx) else -float(epoch)
-            if not len(held_idx) or score > best:
-                best, best_epoch, best_w = score, epoch, weight.detach().clone()
-        matrix = best_w.numpy()
+        before, best, best_epoch, matrix = _fit_weight(q_all, p_all, pos, train_idx, held_idx, cfg)
     finally:
         torch.set_num_threads(threads)
     report = AdapterReport(
@@ -224,6 +187,74 @@ def train_adapter(
         seconds=round(time.perf_counter() - started, 2),
     )
     return QueryAdapter(matrix), report
+
+
+def _holdout_split(groups: np.ndarray, cfg: AdapterConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Training and held-out pair rows; whole title groups are held out, never single pairs."""
+    import numpy as np
+
+    rng = np.random.default_rng(cfg.seed)
+    uniq = np.unique(groups)
+    held_groups = rng.permutation(uniq)[: round(cfg.holdout * len(uniq))]
+    held = np.isin(groups, held_groups)
+    return np.flatnonzero(~held), np.flatnonzero(held)
+
+
+def _adapted(q: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    import torch
+
+    return torch.nn.functional.normalize(q + q @ weight, dim=1)
+
+
+def _heldout_mrr(
+    q_all: torch.Tensor, p_all: torch.Tensor, pos: torch.Tensor, held_idx: np.ndarray, weight: torch.Tensor | None
+) -> float:
+    """Mean reciprocal rank of each held-out question's own document (``weight`` None: unadapted)."""
+    import torch
+
+    if not len(held_idx):
+        return float("nan")
+    with torch.no_grad():
+        q = q_all[held_idx]
+        q = _adapted(q, weight) if weight is not None else q
+        scores = q @ p_all.T
+        own = scores.gather(1, pos[held_idx].unsqueeze(1))
+        rank = (scores > own).sum(dim=1) + 1
+        return float((1.0 / rank.float()).mean())
+
+
+def _fit_weight(
+    q_all: torch.Tensor,
+    p_all: torch.Tensor,
+    pos: torch.Tensor,
+    train_idx: np.ndarray,
+    held_idx: np.ndarray,
+    cfg: AdapterConfig,
+) -> tuple[float, float, int, np.ndarray]:
+    """Train ``W``, keeping the epoch with the best held-out MRR: (MRR before, best MRR, its epoch, W)."""
+    import torch
+
+    dim = q_all.shape[1]
+    gen = torch.Generator().manual_seed(cfg.seed)
+    weight = torch.zeros(dim, dim, requires_grad=True)
+    opt = torch.optim.AdamW([weight], lr=cfg.lr, weight_decay=cfg.weight_decay)
+    before = _heldout_mrr(q_all, p_all, pos, held_idx, None)
+    best, best_epoch, best_w = before, 0, weight.detach().clone()
+    tr = torch.from_numpy(train_idx)
+    for epoch in range(1, cfg.epochs + 1):
+        order = tr[torch.randperm(len(tr), generator=gen)]
+        for start in range(0, len(order), cfg.batch_size):
+            batch = order[start : start + cfg.batch_size]
+            # Every document is a negative: a full softmax over the pool is cheap at this size.
+            logits = _adapted(q_all[batch], weight) @ p_all.T / cfg.temperature
+            loss = torch.nn.functional.cross_entropy(logits, pos[batch])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        score = _heldout_mrr(q_all, p_all, pos, held_idx, weight) if len(held_idx) else -float(epoch)
+        if not len(held_idx) or score > best:
+            best, best_epoch, best_w = score, epoch, weight.detach().clone()
+    return before, best, best_epoch, best_w.numpy()
 
 
 def report_json(report: AdapterReport) -> str:

@@ -1,4 +1,7 @@
-"""In-process transformers backend (``llm.mode: hf``): load, quantize, attach LoRA, stream.
+"""In-process transformers backend (``llm.mode: hf``): the generator that streams answers.
+
+Loading and quantizing the model live in :mod:`chatbot.llm.hf_loader`, checking and attaching a
+LoRA adapter in :mod:`chatbot.llm.hf_adapter`; their public names are importable from here too.
 
 Decoding is a hand-written loop over the model's forward pass with a KV cache rather than
 ``model.generate`` + ``TextIteratorStreamer``: it runs in the caller's thread (no helper thread
@@ -9,10 +12,7 @@ the whole sequence, which for a retrieval prompt forbids quoting four words of a
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -20,18 +20,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chatbot.llm.adapters import ADAPTER_METADATA, AdapterIntegrityError, base_identity, verify_adapter_files
 from chatbot.llm.base import GenerationError, GenerationParams
-from chatbot.llm.cache import ensure_checkpoint, gguf_source, source_sha256
 from chatbot.llm.calibration import FALLBACK_CALIBRATION
 from chatbot.llm.chat_template import render_chat
 from chatbot.llm.cpu_fast import SMOOTH_ALPHA, FastDecoder, int8_available, int8_cache_path, unsupported_reason
+from chatbot.llm.hf_adapter import attach_adapter, check_adapter, resolve_adapter
+from chatbot.llm.hf_loader import has_float_linear, load_model, quantize_int8_dynamic, resolve_device
+from chatbot.llm.hf_model import LoadedModel, one_line
 from chatbot.llm.streaming import RepetitionGuard, StopMatcher
-from chatbot.settings import EMBEDDED, SHIPPED_ADAPTER, LLMSettings
+from chatbot.settings import LLMSettings
 from chatbot.types import ChatMessage
 
 if TYPE_CHECKING:
     import torch
+
+__all__ = [
+    "PREFILL_BLOCK",
+    "GenerationStats",
+    "HFGenerator",
+    "LoadedModel",
+    "attach_adapter",
+    "check_adapter",
+    "load_model",
+    "resolve_adapter",
+    "resolve_device",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,349 +56,6 @@ _MAX_CHARS_PER_TOKEN = 12
 # than 64: larger int8 GEMMs cut a 959-token prompt from 1.53 to 1.43 s (256: 1.30 s, but the
 # 128-token system prompt would no longer be reusable across conversations).
 PREFILL_BLOCK = 128
-
-
-@dataclass
-class LoadedModel:
-    """A ready model with what callers need to know about where it came from."""
-
-    # Any: a PreTrainedModel, a PeftModel wrapping one, or a test double.
-    model: Any
-    tokenizer: Any
-    device: str
-    checkpoint: str  # local directory or hub id actually loaded
-    base_label: str  # llm.model as configured
-    base_sha256: str | None  # sha256 of the GGUF file behind the checkpoint, when there is one
-    quantization: str
-    adapter: str | None = None
-
-    def identity(self) -> dict[str, Any]:
-        """What the fine-tuning module writes into ``healthbot_adapter.json`` and what an
-        adapter is checked against at load time."""
-        cfg = self.model.config
-        return {
-            "format": 1,
-            "base_model": self.base_label,
-            "base_identity": "gguf-source" if self.base_sha256 else None,
-            "base_sha256": self.base_sha256,
-            "model_type": getattr(cfg, "model_type", None),
-            "hidden_size": getattr(cfg, "hidden_size", None),
-            "num_hidden_layers": getattr(cfg, "num_hidden_layers", None),
-            "vocab_size": getattr(cfg, "vocab_size", None),
-        }
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "cuda" and not torch.cuda.is_available():
-        raise GenerationError("llm.device is 'cuda' but no CUDA GPU is visible to torch: set llm.device: cpu or auto")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
-def _dtype(name: str) -> torch.dtype:
-    import torch
-
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
-
-
-def _quantization_config(settings: LLMSettings) -> Any:
-    if settings.quantization == "none":
-        return None
-    import importlib.util
-
-    if importlib.util.find_spec("bitsandbytes") is None:
-        raise GenerationError(
-            f"llm.quantization: {settings.quantization} needs bitsandbytes: "
-            "`pip install bitsandbytes==0.50.2`, or set llm.quantization: none"
-        )
-    from transformers import BitsAndBytesConfig
-
-    if settings.quantization == "4bit":
-        return BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=_dtype(settings.compute_dtype),
-        )
-    return BitsAndBytesConfig(load_in_8bit=True)
-
-
-# On CPUs with AVX512-BF16, bitsandbytes 0.50's Linear4bit repacks its weight on the first
-# inference forward for a fused kernel (``functional._convert_weight_packed_for_cpu``). That layout
-# needs out_features % 32 == 0 (an assertion) and in_features % blocksize (64) == 0 (else the
-# absmax reshape to [N, K // blocksize] fails: "shape '[N, 0]' is invalid"). SmolLM2-135M and the
-# usual Llama/Qwen2/Gemma/Phi-3 sizes satisfy both; the odd layer of another model is kept on
-# bitsandbytes' generic dequantize + matmul path instead of crashing at the first answer.
-_BNB_CPU_PACK_BLOCK_N = 32
-
-
-def _keep_unpackable_4bit_layers_unfused(model: Any) -> int:
-    """Turn bitsandbytes' packed CPU kernel off for 4-bit layers whose shape it cannot pack."""
-    kept = 0
-    for module in model.modules():
-        state = getattr(getattr(module, "weight", None), "quant_state", None)
-        if not getattr(module, "support_avx512bf16_for_cpu", False) or state is None:
-            continue
-        out_features, in_features = (int(d) for d in state.shape)
-        if out_features % _BNB_CPU_PACK_BLOCK_N or in_features % int(state.blocksize):
-            module.support_avx512bf16_for_cpu = False
-            kept += 1
-    if kept:
-        log.info("4-bit: %d layer(s) with shapes bitsandbytes' CPU kernel cannot pack use its generic path", kept)
-    return kept
-
-
-def _checkpoint_for(settings: LLMSettings, cache_dir: Path) -> tuple[str, str | None]:
-    """(what to pass to from_pretrained, sha256 of its GGUF source or None)."""
-    src = gguf_source(settings.model, settings.gguf_file)
-    if src is not None:
-        ckpt = ensure_checkpoint(src, cache_dir)
-        return str(ckpt), source_sha256(ckpt)
-    path = Path(settings.model).expanduser()
-    looks_local = settings.model.startswith((".", "/", "~")) or path.exists() or settings.model.count("/") > 1
-    if looks_local and not path.is_dir():
-        raise GenerationError(
-            f"llm.model path not found: {settings.model} (use 'embedded', a local model directory "
-            "with config.json, or a Hugging Face model id)"
-        )
-    if looks_local and not (path / "config.json").is_file():
-        raise GenerationError(
-            f"llm.model {settings.model} has no config.json: point it at a transformers checkpoint "
-            "directory (or set llm.gguf_file for a GGUF file in it)"
-        )
-    return (str(path) if looks_local else settings.model), None
-
-
-def _one_line(err: BaseException, limit: int = 240) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def load_model(settings: LLMSettings, cache_dir: Path, *, merge_adapter: bool | None = None) -> LoadedModel:
-    """Load tokenizer + model as ``settings`` says (converting the embedded GGUF once).
-
-    Public so the fine-tuning module loads its base exactly the way inference does.
-    """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    device = resolve_device(settings.device)
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
-    qconfig = _quantization_config(settings)
-    checkpoint, sha = _checkpoint_for(settings, cache_dir)
-    kwargs: dict[str, Any] = {
-        "dtype": _dtype(settings.compute_dtype),
-        "use_safetensors": True,
-        "trust_remote_code": False,
-    }
-    if qconfig is not None:
-        kwargs["quantization_config"] = qconfig
-        kwargs["device_map"] = {"": 0} if device == "cuda" else {"": "cpu"}
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(checkpoint, trust_remote_code=False)
-        model: Any = AutoModelForCausalLM.from_pretrained(checkpoint, **kwargs)
-    except GenerationError:
-        raise
-    except Exception as err:
-        hint = (
-            "delete that directory or run `python -m chatbot prepare` to rebuild it"
-            if sha is not None
-            else "check llm.model (a local safetensors checkpoint or a model already in the Hugging Face cache)"
-        )
-        raise GenerationError(f"could not load model {checkpoint}: {_one_line(err)} ({hint})") from None
-    if qconfig is None:
-        model.to(device)
-    elif settings.quantization == "4bit" and device == "cpu":
-        _keep_unpackable_4bit_layers_unfused(model)
-    model.eval()
-    loaded = LoadedModel(model, tokenizer, device, checkpoint, settings.model, sha, settings.quantization)
-    # The shipped adapter was trained for the embedded model only; with another base model the
-    # default means "no adapter" rather than an error about a mismatched base.
-    if settings.adapter == SHIPPED_ADAPTER and settings.model != EMBEDDED:
-        log.info("llm.adapter 'default' is for the embedded model; %s runs without it", settings.model)
-    elif settings.adapter:
-        merge = settings.merge_adapter if merge_adapter is None else merge_adapter
-        attach_adapter(
-            loaded,
-            resolve_adapter(settings.adapter),
-            merge=merge and qconfig is None,
-            require_metadata=settings.adapter == SHIPPED_ADAPTER,
-        )
-    return loaded
-
-
-def _has_linear(model: Any) -> bool:
-    import torch
-
-    # only float32 models: torch.ao's dynamic Linear takes float32 activations
-    return isinstance(model, torch.nn.Module) and any(
-        isinstance(m, torch.nn.Linear) and m.weight.dtype == torch.float32 for m in model.modules()
-    )
-
-
-def _quantize_int8_dynamic(loaded: LoadedModel) -> None:
-    """Swap every Linear for torch's int8 dynamic-quantized Linear (per-channel weights).
-
-    Decoding is memory-bound: int8 weights are a quarter of fp32's bytes, and the int8 GEMM
-    also speeds up prompt processing (see benchmarks/generation.py). Only on plain models: an
-    unmerged LoRA adapter keeps float weights so it stays exact.
-    """
-    import warnings
-
-    import torch
-
-    if type(loaded.model).__name__.startswith("Peft"):
-        log.info("cpu_int8 skipped: the adapter is not merged (set llm.merge_adapter: true)")
-        return
-    quantization: Any = getattr(torch.ao, "quantization", None)
-    quantize_dynamic = getattr(quantization, "quantize_dynamic", None)
-    engines = getattr(torch.backends.quantized, "supported_engines", [])
-    if quantize_dynamic is None or not any(e in engines for e in ("fbgemm", "x86", "qnnpack")):
-        log.info("cpu_int8 skipped: this torch build has no int8 dynamic quantization")
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao's deprecation notice; the kernels are what we use
-        qconfig = quantization.per_channel_dynamic_qconfig
-        loaded.model = quantize_dynamic(loaded.model, {torch.nn.Linear: qconfig}, dtype=torch.qint8)
-    loaded.quantization = "int8-dynamic"
-
-
-def check_adapter(loaded: LoadedModel, adapter_dir: Path, *, require_metadata: bool = False) -> None:
-    """Refuse an adapter trained for another base, before peft fails deep inside with shapes, and
-    one whose files differ from what its metadata recorded (:func:`verify_adapter_files`).
-
-    Adapters without metadata (third-party peft adapters) are only shape-checked, unless
-    ``require_metadata`` (the shipped adapter, which always has it: a missing file means tampering).
-    """
-    if not (adapter_dir / "adapter_config.json").is_file():
-        raise GenerationError(
-            f"llm.adapter {adapter_dir} is not a LoRA adapter directory (no adapter_config.json): "
-            "point it at the folder written by `python -m finetune` or peft's save_pretrained"
-        )
-    ours = loaded.identity()
-    meta_path = adapter_dir / ADAPTER_METADATA
-    if not meta_path.is_file() and require_metadata:
-        raise AdapterIntegrityError(
-            f"adapter {adapter_dir} has lost its {ADAPTER_METADATA}, so its files cannot be verified: "
-            "restore the file (e.g. from git) or unset llm.adapter"
-        )
-    if not meta_path.is_file():
-        log.info("adapter %s has no %s: only its shapes are checked", adapter_dir, ADAPTER_METADATA)
-    else:
-        try:
-            meta = json.loads(meta_path.read_text())
-        except ValueError:
-            raise AdapterIntegrityError(
-                f"adapter metadata {meta_path} is not valid JSON: restore it or retrain the adapter"
-            ) from None
-        if not isinstance(meta, dict):
-            raise AdapterIntegrityError(f"adapter metadata {meta_path} is not a JSON object: restore it or retrain")
-        theirs_sha = meta.get("base_sha256")
-        ours["base_sha256"] = _base_digest(loaded)
-        if theirs_sha and ours["base_sha256"] and theirs_sha != ours["base_sha256"]:
-            raise GenerationError(
-                f"adapter {adapter_dir} was trained on base model {meta.get('base_model')!r} "
-                f"(sha256 {str(theirs_sha)[:12]}), but llm.model is {ours['base_model']!r} "
-                f"(sha256 {str(ours['base_sha256'])[:12]}): set llm.model to the adapter's base or train a new adapter"
-            )
-        for key in ("model_type", "hidden_size", "num_hidden_layers", "vocab_size"):
-            if meta.get(key) is not None and ours[key] is not None and meta[key] != ours[key]:
-                raise GenerationError(
-                    f"adapter {adapter_dir} was trained on {meta.get('base_model')!r} with {key}={meta[key]}, "
-                    f"but llm.model {ours['base_model']!r} has {key}={ours[key]}: use the adapter's base model"
-                )
-        # After the base checks, so an adapter for another model gets that (more useful) message.
-        verify_adapter_files(adapter_dir, meta)
-    _check_adapter_shapes(loaded, adapter_dir)
-
-
-def _base_digest(loaded: LoadedModel) -> str | None:
-    """Identity of the loaded base as the fine-tuning module records it: the GGUF source's
-    sha256 for converted models, else (local checkpoints) the file hash of
-    :func:`chatbot.llm.adapters.base_identity`."""
-    if loaded.base_sha256:
-        return loaded.base_sha256
-    path = Path(loaded.checkpoint)
-    if not path.is_dir():
-        return None
-    try:
-        return base_identity(path)[1]
-    except (GenerationError, OSError):  # checkpoint unreadable: shapes still get checked
-        return None
-
-
-def _check_adapter_shapes(loaded: LoadedModel, adapter_dir: Path) -> None:
-    weights = adapter_dir / "adapter_model.safetensors"
-    if not weights.is_file():
-        raise GenerationError(
-            f"llm.adapter {adapter_dir} has no adapter_model.safetensors (only safetensors adapters are loaded)"
-        )
-    from safetensors import safe_open
-
-    pattern = re.compile(r"^(?:base_model\.model\.)?(.+)\.lora_([AB])(?:\.[^.]+)?\.weight$")
-    try:
-        with safe_open(str(weights), framework="pt") as f:
-            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
-    except Exception as err:
-        raise GenerationError(
-            f"adapter weights {weights} are unreadable ({_one_line(err, 120)}): re-save the adapter"
-        ) from None
-    model = loaded.model
-    for key, shape in shapes.items():
-        m = pattern.match(key)
-        if not m or len(shape) != 2:
-            continue
-        name, which = m.groups()
-        try:
-            module = model.get_submodule(name)
-        except AttributeError:
-            raise GenerationError(
-                f"adapter {adapter_dir} targets layer {name!r}, which llm.model {loaded.base_label!r} does not "
-                "have: the adapter was trained for another base model"
-            ) from None
-        in_f = getattr(module, "in_features", None)
-        out_f = getattr(module, "out_features", None)
-        want = shape[1] if which == "A" else shape[0]
-        have = in_f if which == "A" else out_f
-        if have is not None and want != have:
-            raise GenerationError(
-                f"adapter {adapter_dir} expects {name} with {'in' if which == 'A' else 'out'}_features={want}, "
-                f"but llm.model {loaded.base_label!r} has {have}: the adapter was trained for another base model"
-            )
-
-
-def resolve_adapter(adapter: str) -> Path:
-    """``default`` names the adapter shipped inside the ``finetune`` package, wherever we run from."""
-    if adapter == SHIPPED_ADAPTER:
-        spec = importlib.util.find_spec("finetune")
-        if spec is None or not spec.submodule_search_locations:
-            raise GenerationError("llm.adapter 'default' needs the finetune package (run from the repository)")
-        return Path(next(iter(spec.submodule_search_locations))) / "adapters" / "default"
-    return Path(adapter).expanduser()
-
-
-def attach_adapter(loaded: LoadedModel, adapter_dir: Path, *, merge: bool, require_metadata: bool = False) -> None:
-    if not adapter_dir.is_dir():
-        raise GenerationError(f"llm.adapter directory not found: {adapter_dir} (fix the path or unset llm.adapter)")
-    check_adapter(loaded, adapter_dir, require_metadata=require_metadata)
-    from peft import PeftModel
-
-    try:
-        model: Any = PeftModel.from_pretrained(loaded.model, str(adapter_dir), is_trainable=False)
-    except Exception as err:
-        raise GenerationError(
-            f"could not load adapter {adapter_dir}: {_one_line(err)} (was it trained for llm.model {loaded.base_label!r}?)"
-        ) from None
-    if merge:
-        # Folding B@A into the weights removes the adapter's extra matmuls from every step.
-        model = model.merge_and_unload()
-    model.eval()
-    loaded.model = model
-    loaded.adapter = str(adapter_dir)
 
 
 @dataclass
@@ -469,8 +139,8 @@ class HFGenerator:
             loaded.quantization = "int8-dynamic"
             return fast
         log.info("lean CPU decoder not used: %s", reason)
-        if s.cpu_int8 and _has_linear(loaded.model):
-            _quantize_int8_dynamic(loaded)
+        if s.cpu_int8 and has_float_linear(loaded.model):
+            quantize_int8_dynamic(loaded)
         return None
 
     @property
@@ -515,7 +185,7 @@ class HFGenerator:
             except TemplateError as err:
                 raise GenerationError(
                     f"the chat template of llm.model {self.loaded.base_label!r} rejects this conversation: "
-                    f"{_one_line(err, 160)}"
+                    f"{one_line(err, 160)}"
                 ) from None
             ids: Any = out["input_ids"] if hasattr(out, "keys") else out
             return [int(i) for i in ids]
