@@ -317,6 +317,10 @@ EMERGENCY_ADVICE: dict[str, str] = {
         "Sit up and lean forward, and pinch the soft part of the nose firmly while you wait. Don't tip the head "
         "back or lie down, and spit out any blood rather than swallowing it."
     ),
+    "vaginal_bleeding": (
+        "Lie down with your feet raised if you feel faint. Use pads rather than tampons, and note how many are "
+        "soaked and for how long, so you can tell the call handler."
+    ),
     "overdose": (
         "Don't wait for symptoms to appear. If an opioid overdose is possible and naloxone is at hand, give it. "
         + POISON_CONTROL_NOTE
@@ -439,6 +443,10 @@ EMERGENCY_ADVICE_ES: dict[str, str] = {
     "nosebleed": (
         "Siéntate inclinado hacia delante y aprieta con firmeza la parte blanda de la nariz mientras esperas. "
         "No eches la cabeza hacia atrás ni te acuestes, y escupe la sangre en lugar de tragarla."
+    ),
+    "vaginal_bleeding": (
+        "Túmbate con los pies en alto si te sientes mareada. Usa compresas en lugar de tampones y anota cuántas "
+        "se empapan y en cuánto tiempo, para decírselo a quien atienda la llamada."
     ),
     "overdose": "No esperes a que aparezcan síntomas. " + POISON_CONTROL_NOTE_ES,
     "poisoning": POISON_CONTROL_NOTE_ES,

@@ -67,6 +67,10 @@ DATA_CATEGORIES = tuple(GUIDANCE)
 REFINE: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
     "bleeding": ((re.compile(r"\bnose ?bleed|\bnose\b|\bnariz\b"), "nosebleed"),),
 }
+# Bleeding from the vagina with no pregnancy named: the maternity guidance ("bring your maternity
+# notes") is for someone else; what helps the call handler is how heavy it is.
+PREGNANCY_CUE = re.compile(r"\bpregnan|\bweeks?\b.{0,20}\bgone\b|\bmaternity\b|\bmidwife\b|\bembarazada\b|\bembarazo\b")
+PERIOD_CUE = re.compile(r"\bperiods?\b|\bvagina|\bpads?\b|\btampons?\b|\bmenstrua|\bregla\b|\bcompresas?\b")
 OPIOID = re.compile(
     r"\b(?:methadone|heroin|fentanyl|oxycodone|oxycontin|morphine|tramadol|codeine|hydrocodone|opioids?|opiates?|"
     r"percocet|vicodin|buprenorphine|suboxone)\b"
@@ -82,6 +86,8 @@ def guidance_key(category: str, message: str = "") -> str:
     text = message.lower()
     if key in OPIOID_SIGNS and OPIOID.search(text):
         return "overdose"
+    if key == "pregnancy" and PERIOD_CUE.search(text) and not PREGNANCY_CUE.search(text):
+        return "vaginal_bleeding"
     for pattern, refined in REFINE.get(key, ()):
         if pattern.search(text):
             return refined

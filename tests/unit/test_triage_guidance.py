@@ -79,3 +79,12 @@ def test_an_opioid_with_confusion_gets_overdose_first_aid_not_anaphylaxis() -> N
     )
     assert guidance_key("anaphylaxis", "my throat is swelling after eating peanuts") == "anaphylaxis"
     assert "naloxone" in prompts.emergency_message(guidance_key("unconscious", "he took heroin and won't wake up"))
+
+
+def test_heavy_periods_get_bleeding_guidance_not_maternity_notes() -> None:
+    """Starter questions: heavy periods raised the pregnancy-bleeding reply ("bring your maternity
+    notes") for someone who never said she was pregnant."""
+    period = "my periods are so heavy i'm changing pads every hour and feel faint"
+    assert guidance_key("pregnancy", period) == "vaginal_bleeding"
+    assert guidance_key("pregnancy", "i'm 10 weeks pregnant and bleeding heavily, soaking pads") == "pregnancy"
+    assert guidance_key("pregnancy", "severe headache and swollen face at 34 weeks pregnant") == "pregnancy"
