@@ -38,6 +38,7 @@ from chatbot.faithfulness_lexicon import (
     ANSWER_OPENER,
     ANTONYMS,
     CARE_CUE,
+    CARE_LEVEL_CUES,
     CLAUSE_BREAK,
     CONDITIONAL,
     GENERIC,
@@ -162,6 +163,11 @@ def _negation_flip(text: str, unit: str) -> bool:
     if s_neg & u_neg:
         return False
     return bool((s_neg - u_neg) & u_plain or (u_neg - s_neg) & s_plain)
+
+
+def _care_level(text: str) -> int:
+    """The highest level of care ``text`` names (see CARE_LEVEL_CUES; -1: none)."""
+    return max((i for i, cue in enumerate(CARE_LEVEL_CUES) if cue.search(text)), default=-1)
 
 
 def _strength(text: str) -> int:
@@ -321,6 +327,8 @@ def _aligned_checks(
     if REASSURANCE.search(text) and not REASSURANCE.search(u_text):
         care = CARE_CUE.search(normalize(passage))
         return verdict("contradicted" if care else "unsupported", "advice_reversed" if care else "reassurance")
+    if 0 <= _care_level(text) < _care_level(u_text):
+        return verdict("unsupported", "care_downgraded")
     number = _number_check(words, [u for u in singles if u in unit], singles)
     if number is not None:
         kind, reason = number.split(":", 1)

@@ -115,6 +115,15 @@ CARE_CUE = re.compile(
 
 # Reassurance the passage must say itself: when it gives care advice instead, the sentence
 # reverses it ("you should not worry" vs "see a doctor if the cough lasts more than 3 weeks").
+# How soon care is needed, lowest first: a sentence that names a lower level than its unit
+# ("see a doctor if..." for the unit's "contact a doctor urgently, the same day, if...") downgrades it.
+CARE_LEVEL_CUES: tuple[re.Pattern[str], ...] = (
+    re.compile(
+        r"\b(?:see|visit|talk to|speak to|ask) (?:a |an |your )?(?:doctor|gp|clinician|nurse)|\bbook an appointment\b"
+    ),
+    re.compile(r"\burgent(?:ly)?\b|\bsame day\b|\btoday\b|\bstraight away\b|\bright away\b|\bwithin hours\b"),
+    re.compile(r"\bemergency\b|\bambulance\b|\b(?:999|911|112)\b|\ba ?& ?e\b"),
+)
 REASSURANCE = re.compile(
     r"\b(?:no need to (?:worry|see|call|go|be concerned)|(?:should|need|do|does) not (?:worry|be worried|be concerned"
     r"|need to (?:worry|see|go|call)|see a doctor)|nothing to worry|not (?:a )?(?:serious|dangerous|worrying|concern"

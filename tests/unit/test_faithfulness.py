@@ -136,3 +136,14 @@ def test_one_as_a_pronoun_is_no_figure_but_a_changed_figure_still_fails() -> Non
     colds = "Most colds get better within about a week to ten days."
     # a range's first number takes the range's unit: "seven to ten days" is "a week to ten days"
     assert "number" not in judge("Most colds clear up in about seven to ten days [1].", colds).reason
+
+
+def test_a_lower_care_level_than_the_source_is_not_supported() -> None:
+    """Starter questions: "You should see a doctor if ... spreading to the throat" for the source's
+    "Contact a doctor urgently, the same day, if ... thrush seems to spread down into the throat"."""
+    passage = "Contact a doctor urgently, the same day, if:\n- thrush seems to spread down into the throat"
+    j = judge("You should see a doctor if your thrush is spreading to the throat [1].", passage)
+    assert (j.verdict, j.reason) == ("unsupported", "care_downgraded")
+    assert (
+        verdict("Contact a doctor the same day if thrush seems to spread into the throat [1].", passage) == "supported"
+    )
