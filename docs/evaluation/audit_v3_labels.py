@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -58,26 +59,23 @@ def shown_lines(text: str) -> list[str]:
     return out
 
 
-def main() -> int:
-    v2 = {}
-    for line in V2.read_text(encoding="utf-8").splitlines():
+Decide = Callable[[str, str, "dict | None"], tuple[str, str, str]]
+
+
+def label(answers: Path, prior: Path, decide: Decide) -> tuple[list[dict], int, int, int]:
+    """Records for every shown line of ``answers``: ``decide(answer id, line, prior record or
+    None)`` gives (verdict, why, read_in). Also the counts: wrong lines, lines, answers with one."""
+    old = {}
+    for line in prior.read_text(encoding="utf-8").splitlines():
         r = json.loads(line)
         if r["record"] == "sentence":
-            v2[(r["answer_id"], r["sentence"].strip())] = r
+            old[(r["answer_id"], r["sentence"].strip())] = r
     out, wrong, shown, answers_wrong = [], 0, 0, 0
-    for line in ANSWERS.read_text(encoding="utf-8").splitlines():
+    for line in answers.read_text(encoding="utf-8").splitlines():
         a = json.loads(line)
         rows = []
         for i, s in enumerate(shown_lines(a["answer_text"])):
-            old = v2.get((a["answer_id"], s))
-            key = next((k for k in WRONG if k[0] == a["answer_id"] and s.startswith(k[1])), None)
-            note = next((v for k, v in NOTES.items() if k[0] == a["answer_id"] and s.startswith(k[1])), "")
-            if old is not None:
-                verdict, why, read = old["verdict"], f"v2: {old['why']}", "v2"
-            elif key is not None:
-                verdict, why, read = "wrong", WRONG[key], "v3"
-            else:
-                verdict, why, read = "correct", note or "Read for v3: the cited passage says it, on topic.", "v3"
+            verdict, why, read = decide(a["answer_id"], s, old.get((a["answer_id"], s)))
             rows.append({"record": "sentence", "answer_id": a["answer_id"], "index": i, "sentence": s,
                          "verdict": verdict, "why": why, "read_in": read})  # fmt: skip
         n_wrong = sum(r["verdict"] == "wrong" for r in rows)
@@ -87,6 +85,21 @@ def main() -> int:
         out.append({"record": "answer", "answer_id": a["answer_id"], "question": a["question"],
                     "answer_text": a["answer_text"], "flags": a["flags"], "sentences": len(rows), "wrong": n_wrong})  # fmt: skip
         out += rows
+    return out, wrong, shown, answers_wrong
+
+
+def _decide(answer_id: str, s: str, old: dict | None) -> tuple[str, str, str]:
+    key = next((k for k in WRONG if k[0] == answer_id and s.startswith(k[1])), None)
+    note = next((v for k, v in NOTES.items() if k[0] == answer_id and s.startswith(k[1])), "")
+    if old is not None:
+        return old["verdict"], f"v2: {old['why']}", "v2"
+    if key is not None:
+        return "wrong", WRONG[key], "v3"
+    return "correct", note or "Read for v3: the cited passage says it, on topic.", "v3"
+
+
+def main() -> int:
+    out, wrong, shown, answers_wrong = label(ANSWERS, V2, _decide)
     OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in out), encoding="utf-8")
     print(f"{wrong} wrong of {shown} shown lines, in {answers_wrong} of 60 answers")
     return 0

@@ -22,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from audit_v3_labels import shown_lines  # noqa: E402  (one definition of what a "line" is)
+from audit_v3_labels import label  # noqa: E402  (one definition of a line and of the counts)
 
 V3 = HERE / "audit-2026-12-v3.jsonl"
 ANSWERS = HERE / "audit-2026-12-v4-answers.jsonl"
@@ -46,38 +46,21 @@ RELABEL = {
 }
 
 
+def _decide(answer_id: str, s: str, old: dict | None) -> tuple[str, str, str]:
+    key = next((k for k in WRONG if k[0] == answer_id and s.startswith(k[1])), None)
+    relabel = next((v for k, v in RELABEL.items() if k[0] == answer_id and s.startswith(k[1])), None)
+    if relabel is not None:
+        return relabel[0], relabel[1], "v4"
+    if old is not None:
+        why = old["why"] if old["why"].startswith("v2: ") else f"v3: {old['why']}"
+        return old["verdict"], why, old["read_in"]
+    if key is not None:
+        return "wrong", WRONG[key], "v4"
+    return "correct", "Read for v4: the cited passage says it, on topic.", "v4"
+
+
 def main() -> int:
-    v3 = {}
-    for line in V3.read_text(encoding="utf-8").splitlines():
-        r = json.loads(line)
-        if r["record"] == "sentence":
-            v3[(r["answer_id"], r["sentence"].strip())] = r
-    out, wrong, shown, answers_wrong = [], 0, 0, 0
-    for line in ANSWERS.read_text(encoding="utf-8").splitlines():
-        a = json.loads(line)
-        rows = []
-        for i, s in enumerate(shown_lines(a["answer_text"])):
-            old = v3.get((a["answer_id"], s))
-            key = next((k for k in WRONG if k[0] == a["answer_id"] and s.startswith(k[1])), None)
-            relabel = next((v for k, v in RELABEL.items() if k[0] == a["answer_id"] and s.startswith(k[1])), None)
-            if relabel is not None:
-                verdict, why, read = relabel[0], relabel[1], "v4"
-            elif old is not None:
-                why = old["why"] if old["why"].startswith("v2: ") else f"v3: {old['why']}"
-                verdict, read = old["verdict"], old["read_in"]
-            elif key is not None:
-                verdict, why, read = "wrong", WRONG[key], "v4"
-            else:
-                verdict, why, read = "correct", "Read for v4: the cited passage says it, on topic.", "v4"
-            rows.append({"record": "sentence", "answer_id": a["answer_id"], "index": i, "sentence": s,
-                         "verdict": verdict, "why": why, "read_in": read})  # fmt: skip
-        n_wrong = sum(r["verdict"] == "wrong" for r in rows)
-        wrong += n_wrong
-        shown += len(rows)
-        answers_wrong += n_wrong > 0
-        out.append({"record": "answer", "answer_id": a["answer_id"], "question": a["question"],
-                    "answer_text": a["answer_text"], "flags": a["flags"], "sentences": len(rows), "wrong": n_wrong})  # fmt: skip
-        out += rows
+    out, wrong, shown, answers_wrong = label(ANSWERS, V3, _decide)
     OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in out), encoding="utf-8")
     read_now = sum(1 for r in out if r.get("read_in") == "v4")
     print(f"{wrong} wrong of {shown} shown lines, in {answers_wrong} of 60 answers ({read_now} lines read for v4)")
