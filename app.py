@@ -11,6 +11,7 @@ import argparse
 import logging
 import secrets
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chatbot.errors import HealthbotError
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from chatbot.api import ChatService
+    from chatbot.concurrency import ConcurrencyLimiter
     from chatbot.settings import Settings
     from chatbot.storage import Storage
     from chatbot.workbench import Comparer
@@ -63,15 +65,9 @@ def create_app(
 ) -> FastAPI:
     """The whole web app. ``service`` (and ``comparer``/``storage``) can be injected by tests;
     by default the dialogue service is built from ``settings`` (the index must exist)."""
-    import gradio as gr
-    from fastapi import FastAPI
-
-    from chatbot import prompts
-    from chatbot.api import BodyLimitMiddleware, SecurityHeadersMiddleware, build_router
+    from chatbot.api import BodyLimitMiddleware, SecurityHeadersMiddleware
     from chatbot.concurrency import ConcurrencyLimiter
     from chatbot.storage import Storage
-    from chatbot.ui.clinician import build_clinician_ui
-    from chatbot.ui.patient import build_patient_ui
     from chatbot.workbench import Comparer
 
     _install_log_redaction()
@@ -83,6 +79,21 @@ def create_app(
     limiter = ConcurrencyLimiter(srv.max_concurrency, srv.max_queue, srv.queue_timeout_s)
     storage = storage or Storage(settings.database_path)
     comparer = comparer or Comparer(settings, service)  # type: ignore[arg-type]
+
+    app = _api_app(settings, service, limiter, storage, comparer)
+    app = _mount_uis(app, settings, service, comparer, limiter, storage)
+    app.add_middleware(BodyLimitMiddleware, limit_for=_body_limits(srv.max_request_bytes))
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+def _api_app(
+    settings: Settings, service: ChatService, limiter: ConcurrencyLimiter, storage: Storage, comparer: Comparer
+) -> FastAPI:
+    """The FastAPI app with the API routes, holding the shared objects in ``app.state``."""
+    from fastapi import FastAPI
+
+    from chatbot.api import build_router
 
     app = FastAPI(
         title="healthbot API",
@@ -97,12 +108,37 @@ def create_app(
     app.state.storage = storage
     app.state.comparer = comparer
     app.include_router(build_router(settings, service, limiter, storage))
+    return app
+
+
+def _clinician_checker(settings: Settings) -> Callable[[str, str], bool]:
+    """Gradio's login check for the workbench, against ``server.clinicians``."""
+    srv = settings.server
 
     def check_clinician(username: str, password: str) -> bool:
         expected = srv.clinicians.get(username)
         ok = secrets.compare_digest(password.encode(), (expected if expected is not None else "\x00").encode())
         return ok and expected is not None
 
+    return check_clinician
+
+
+def _mount_uis(
+    app: FastAPI,
+    settings: Settings,
+    service: ChatService,
+    comparer: Comparer,
+    limiter: ConcurrencyLimiter,
+    storage: Storage,
+) -> FastAPI:
+    """Mounts the clinician workbench at ``/clinician`` (login required) and the patient chat at ``/``."""
+    import gradio as gr
+
+    from chatbot import prompts
+    from chatbot.ui.clinician import build_clinician_ui
+    from chatbot.ui.patient import build_patient_ui
+
+    check_clinician = _clinician_checker(settings)
     common: dict[str, Any] = {
         "ssr_mode": False,
         "theme": _theme(),
@@ -126,9 +162,11 @@ def create_app(
     )
     patient_ui = build_patient_ui(settings, service, limiter, storage)
     patient_ui.queue(default_concurrency_limit=None)
-    app = gr.mount_gradio_app(app, patient_ui, "/", **common)
+    return gr.mount_gradio_app(app, patient_ui, "/", **common)
 
-    api_limit = srv.max_request_bytes
+
+def _body_limits(api_limit: int) -> Callable[[str], int]:
+    """The request body limit per path, for :class:`~chatbot.api.BodyLimitMiddleware`."""
 
     def limit_for(path: str) -> int:
         if path.startswith("/v1/ratings/import"):
@@ -137,9 +175,7 @@ def create_app(
             return api_limit
         return 16 * 1024 * 1024  # Gradio uploads and queue messages
 
-    app.add_middleware(BodyLimitMiddleware, limit_for=limit_for)
-    app.add_middleware(SecurityHeadersMiddleware)
-    return app
+    return limit_for
 
 
 def main(argv: list[str] | None = None) -> int:

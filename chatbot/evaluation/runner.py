@@ -201,58 +201,19 @@ def evaluate(
     from chatbot.evaluation.report import read_ratings, write_report
 
     if build is None:
-        from chatbot.evaluation.pipeline import build_pipeline
-
-        def build(settings: Settings, name: str, system_canary: str | None) -> Pipeline:
-            return build_pipeline(settings, name=name, system_canary=system_canary)
-
+        build = _build_pipeline
     ratings = read_ratings(ratings_path) if ratings_path is not None else None
     started = time.perf_counter()
-    runs: dict[str, list[ItemResult]] = {}
-    notes: list[str] = []
     if merge:
         items: list[EvalItem] = []
-        for path in merge:
-            for res in read_results(path, suite.name):
-                runs.setdefault(res.config, []).append(res)
-        notes.append("results merged from " + ", ".join(p.name for p in merge))
+        runs = _merged_runs(suite, merge)
+        notes = ["results merged from " + ", ".join(p.name for p in merge)]
     else:
-        if offset < 0:
-            raise EvaluationError("--offset must not be negative")
-        items = suite.load()[offset:]
-        if not items:
-            raise EvaluationError(f"no items left after skipping the first {offset}")
-        output.mkdir(parents=True, exist_ok=True)
-        partial = output / "results.partial.jsonl"
-        with partial.open("w", encoding="utf-8") as fh:
-
-            def sink(res: ItemResult) -> None:
-                fh.write(json.dumps(res.to_json(suite.name), ensure_ascii=False) + "\n")
-                fh.flush()
-
-            for cfg in configs:
-                pipeline = build(cfg.settings, cfg.name, canary("system") if suite.name == "safety" else None)
-                note = coverage_note(suite, items, pipeline, judged)
-                if note:
-                    notes.append(f"{cfg.name}: {note}")
-                runs[cfg.name] = suite.run(pipeline, items, progress, sink)
-                del pipeline
-                gc.collect()
+        items = _items_after(suite, offset)
+        runs, notes = _run_configs(suite, configs, items, output, build=build, judged=judged, progress=progress)
     summaries = {name: suite.summary(rs) for name, rs in runs.items()}
     diffs = compare_runs(suite, runs, resamples=resamples, seed=seed) if len(runs) == 2 else []
-    context = [
-        f"suite **{suite.name}**, items per configuration: "
-        + ", ".join(f"{name} {len(rs)}" for name, rs in runs.items())
-        + (
-            f"; report written {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} from earlier results"
-            if merge
-            else f"; run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} in {time.perf_counter() - started:.0f} s"
-        ),
-        *[describe(c) for c in configs],
-        *notes,
-    ]
-    if command:
-        context.append(f"command: `{command}`")
+    context = _report_context(suite, configs, runs, notes, merged=bool(merge), started=started, command=command)
     written = write_report(
         output,
         suite=suite,
@@ -268,6 +229,90 @@ def evaluate(
     if not merge:
         (output / "results.partial.jsonl").unlink(missing_ok=True)  # results.jsonl now holds it all
     return Outcome(suite, items, runs, summaries, diffs, written)
+
+
+def _build_pipeline(settings: Settings, name: str, system_canary: str | None) -> Pipeline:
+    from chatbot.evaluation.pipeline import build_pipeline
+
+    return build_pipeline(settings, name=name, system_canary=system_canary)
+
+
+def _merged_runs(suite: Suite, merge: list[Path]) -> dict[str, list[ItemResult]]:
+    """Earlier results of ``suite``, grouped by configuration in the order they were read."""
+    runs: dict[str, list[ItemResult]] = {}
+    for path in merge:
+        for res in read_results(path, suite.name):
+            runs.setdefault(res.config, []).append(res)
+    return runs
+
+
+def _items_after(suite: Suite, offset: int) -> list[EvalItem]:
+    if offset < 0:
+        raise EvaluationError("--offset must not be negative")
+    items = suite.load()[offset:]
+    if not items:
+        raise EvaluationError(f"no items left after skipping the first {offset}")
+    return items
+
+
+def _run_configs(
+    suite: Suite,
+    configs: list[Config],
+    items: list[EvalItem],
+    output: Path,
+    *,
+    build: Any,
+    judged: Path | None,
+    progress: Any,
+) -> tuple[dict[str, list[ItemResult]], list[str]]:
+    """Each configuration's results on ``items`` and the coverage notes, one pipeline at a time
+    (freed before the next is built: two models need not fit in memory together)."""
+    runs: dict[str, list[ItemResult]] = {}
+    notes: list[str] = []
+    output.mkdir(parents=True, exist_ok=True)
+    partial = output / "results.partial.jsonl"
+    with partial.open("w", encoding="utf-8") as fh:
+
+        def sink(res: ItemResult) -> None:
+            fh.write(json.dumps(res.to_json(suite.name), ensure_ascii=False) + "\n")
+            fh.flush()
+
+        for cfg in configs:
+            pipeline = build(cfg.settings, cfg.name, canary("system") if suite.name == "safety" else None)
+            note = coverage_note(suite, items, pipeline, judged)
+            if note:
+                notes.append(f"{cfg.name}: {note}")
+            runs[cfg.name] = suite.run(pipeline, items, progress, sink)
+            del pipeline
+            gc.collect()
+    return runs, notes
+
+
+def _report_context(
+    suite: Suite,
+    configs: list[Config],
+    runs: dict[str, list[ItemResult]],
+    notes: list[str],
+    *,
+    merged: bool,
+    started: float,
+    command: str,
+) -> list[str]:
+    """The report's "how this was made" lines: suite and sizes, when, each configuration, notes."""
+    context = [
+        f"suite **{suite.name}**, items per configuration: "
+        + ", ".join(f"{name} {len(rs)}" for name, rs in runs.items())
+        + (
+            f"; report written {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} from earlier results"
+            if merged
+            else f"; run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} in {time.perf_counter() - started:.0f} s"
+        ),
+        *[describe(c) for c in configs],
+        *notes,
+    ]
+    if command:
+        context.append(f"command: `{command}`")
+    return context
 
 
 def read_results(path: Path, suite: str) -> list[ItemResult]:

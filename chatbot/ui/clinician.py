@@ -4,8 +4,7 @@ over the same passages, a structured rating per answer, exports, a summary chart
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -191,99 +190,51 @@ def _username(request: "gr.Request | None") -> str:
     return str(getattr(request, "username", None) or "")
 
 
+@dataclass
+class _CompareTab:
+    """The components of the "Compare" tab that its events read and write."""
+
+    question: "gr.Textbox"
+    ask: "gr.Button"
+    status: "gr.Markdown"
+    passages: "gr.Markdown"
+    answers: list["gr.Markdown"]
+    metrics: list["gr.Markdown"]
+    saved: list["gr.Markdown"]
+
+
+@dataclass
+class _RatingsTab:
+    """The components of the "Ratings" tab: exports, summary and chart, CSV import."""
+
+    csv_btn: "gr.Button"
+    jsonl_btn: "gr.Button"
+    export_file: "gr.File"
+    refresh: "gr.Button"
+    summary_md: "gr.Markdown"
+    chart: "gr.Image"
+    upload: "gr.File"
+    imported: "gr.Markdown"
+
+
 def build_clinician_ui(
     settings: "Settings", comparer: Comparer, limiter: ConcurrencyLimiter, storage: Storage
 ) -> "gr.Blocks":
     import gradio as gr
 
     wb = Workbench(settings, comparer, limiter, storage)
-    names = comparer.names
 
     with gr.Blocks(analytics_enabled=False, title="healthbot clinician workbench") as demo:
         gr.Markdown(f"# Clinician workbench\n{prompts.CLINICIAN_INTRO}")
         who = gr.Markdown(elem_id="who")
         state = gr.State(None)
         with gr.Tab("Compare"):
-            with gr.Row():
-                question = gr.Textbox(label="Question", scale=8, elem_id="cw-question", max_lines=4)
-                ask = gr.Button("Compare", variant="primary", scale=1, elem_id="cw-compare")
-            status = gr.Markdown(elem_id="cw-status")
-            with gr.Accordion("Retrieved passages (shared by all configurations)", open=True):
-                passages = gr.Markdown(elem_id="cw-passages")
-            answers: list[gr.Markdown] = []
-            metrics: list[gr.Markdown] = []
-            save_outputs: list[gr.Markdown] = []
-            with gr.Row(equal_height=False):
-                for i, name in enumerate(names):
-                    with gr.Column(elem_id=f"cw-col-{i}"):
-                        gr.Markdown(f"## {inert_markdown(name)}")
-                        answers.append(gr.Markdown(elem_id=f"cw-answer-{i}", sanitize_html=True))
-                        metrics.append(gr.Markdown(elem_id=f"cw-metrics-{i}"))
-                        with gr.Group(elem_id=f"cw-rate-{i}"):
-                            radios = [
-                                gr.Radio(list(AXES[a][1]), label=AXES[a][0], elem_id=f"cw-{a}-{i}") for a in AXIS_NAMES
-                            ]
-                            comment = gr.Textbox(label="Comment", lines=2, elem_id=f"cw-comment-{i}")
-                        save = gr.Button(f"Save rating for {name}", elem_id=f"cw-save-{i}")
-                        saved = gr.Markdown(elem_id=f"cw-saved-{i}")
-                        save_outputs.append(saved)
-
-                        def make_save(
-                            cfg: str, radios: list[Any] = radios, comment: Any = comment
-                        ) -> Callable[..., str]:
-                            # Inputs given as a set arrive as one dict {component: value}.
-                            def on_save(data: dict[Any, Any], request: gr.Request) -> str:
-                                values = {a: data[r] for a, r in zip(AXIS_NAMES, radios, strict=True)}
-                                values["comment"] = data[comment]
-                                return wb.save_rating(data[state], cfg, values, _username(request))
-
-                            return on_save
-
-                        save.click(make_save(name), {state, *radios, comment}, [saved], api_visibility="private")
-
+            compare = _compare_tab(wb, comparer.names, state)
         with gr.Tab("Ratings"):
-            with gr.Row():
-                csv_btn = gr.Button("Export CSV", elem_id="cw-export-csv")
-                jsonl_btn = gr.Button("Export JSONL", elem_id="cw-export-jsonl")
-            export_file = gr.File(label="Export", interactive=False, elem_id="cw-export-file")
-            refresh = gr.Button("Refresh summary", elem_id="cw-refresh")
-            summary_md = gr.Markdown(elem_id="cw-summary")
-            chart = gr.Image(
-                label="Ratings per configuration",
-                type="filepath",
-                interactive=False,
-                elem_id="cw-chart",
-                buttons=["download", "fullscreen"],
-            )
-            upload = gr.File(label="Import ratings (CSV)", file_types=[".csv"], type="filepath", elem_id="cw-import")
-            imported = gr.Markdown(elem_id="cw-imported")
-
-        def on_compare(q: str) -> list[Any]:
-            p, ans, met, st, msg = wb.compare(q)
-            return [p, *ans, *met, st, msg, *([""] * len(names))]
-
-        ask.click(
-            on_compare,
-            [question],
-            [passages, *answers, *metrics, state, status, *save_outputs],
-            concurrency_limit=None,
-            api_visibility="private",
-        )
-        question.submit(
-            on_compare,
-            [question],
-            [passages, *answers, *metrics, state, status, *save_outputs],
-            concurrency_limit=None,
-            api_visibility="private",
-        )
-        csv_btn.click(lambda: wb.export("csv"), None, [export_file], api_visibility="private")
-        jsonl_btn.click(lambda: wb.export("jsonl"), None, [export_file], api_visibility="private")
-        refresh.click(wb.summary, None, [summary_md, chart], api_visibility="private")
-
-        def on_import(path: str | None, request: gr.Request) -> str:
-            return wb.import_csv(path, _username(request))
-
-        upload.upload(on_import, [upload], [imported], api_visibility="private")
+            ratings = _ratings_tab()
+        # Events are wired after both tabs exist, in the order the workbench has always had.
+        _wire_compare(wb, compare, state)
+        _wire_ratings(wb, ratings)
 
         def on_load(request: gr.Request) -> str:
             user = _username(request)
@@ -291,3 +242,96 @@ def build_clinician_ui(
 
         demo.load(on_load, None, [who], api_visibility="private")
     return demo
+
+
+def _compare_tab(wb: Workbench, names: list[str], state: "gr.State") -> _CompareTab:
+    """The question box, the shared passages and one answer-and-rating column per configuration."""
+    import gradio as gr
+
+    with gr.Row():
+        question = gr.Textbox(label="Question", scale=8, elem_id="cw-question", max_lines=4)
+        ask = gr.Button("Compare", variant="primary", scale=1, elem_id="cw-compare")
+    status = gr.Markdown(elem_id="cw-status")
+    with gr.Accordion("Retrieved passages (shared by all configurations)", open=True):
+        passages = gr.Markdown(elem_id="cw-passages")
+    tab = _CompareTab(question, ask, status, passages, [], [], [])
+    with gr.Row(equal_height=False):
+        for i, name in enumerate(names):
+            answer, metrics, saved = _rating_column(wb, i, name, state)
+            tab.answers.append(answer)
+            tab.metrics.append(metrics)
+            tab.saved.append(saved)
+    return tab
+
+
+def _rating_column(
+    wb: Workbench, i: int, name: str, state: "gr.State"
+) -> tuple["gr.Markdown", "gr.Markdown", "gr.Markdown"]:
+    """One configuration's answer, metrics and rating form; (answer, metrics, saved) components."""
+    import gradio as gr
+
+    with gr.Column(elem_id=f"cw-col-{i}"):
+        gr.Markdown(f"## {inert_markdown(name)}")
+        answer = gr.Markdown(elem_id=f"cw-answer-{i}", sanitize_html=True)
+        metrics = gr.Markdown(elem_id=f"cw-metrics-{i}")
+        with gr.Group(elem_id=f"cw-rate-{i}"):
+            radios = [gr.Radio(list(AXES[a][1]), label=AXES[a][0], elem_id=f"cw-{a}-{i}") for a in AXIS_NAMES]
+            comment = gr.Textbox(label="Comment", lines=2, elem_id=f"cw-comment-{i}")
+        save = gr.Button(f"Save rating for {name}", elem_id=f"cw-save-{i}")
+        saved = gr.Markdown(elem_id=f"cw-saved-{i}")
+
+        # Inputs given as a set arrive as one dict {component: value}.
+        def on_save(data: dict[Any, Any], request: gr.Request) -> str:
+            values = {a: data[r] for a, r in zip(AXIS_NAMES, radios, strict=True)}
+            values["comment"] = data[comment]
+            return wb.save_rating(data[state], name, values, _username(request))
+
+        save.click(on_save, {state, *radios, comment}, [saved], api_visibility="private")
+    return answer, metrics, saved
+
+
+def _ratings_tab() -> _RatingsTab:
+    import gradio as gr
+
+    with gr.Row():
+        csv_btn = gr.Button("Export CSV", elem_id="cw-export-csv")
+        jsonl_btn = gr.Button("Export JSONL", elem_id="cw-export-jsonl")
+    export_file = gr.File(label="Export", interactive=False, elem_id="cw-export-file")
+    refresh = gr.Button("Refresh summary", elem_id="cw-refresh")
+    summary_md = gr.Markdown(elem_id="cw-summary")
+    chart = gr.Image(
+        label="Ratings per configuration",
+        type="filepath",
+        interactive=False,
+        elem_id="cw-chart",
+        buttons=["download", "fullscreen"],
+    )
+    upload = gr.File(label="Import ratings (CSV)", file_types=[".csv"], type="filepath", elem_id="cw-import")
+    imported = gr.Markdown(elem_id="cw-imported")
+    return _RatingsTab(csv_btn, jsonl_btn, export_file, refresh, summary_md, chart, upload, imported)
+
+
+def _wire_compare(wb: Workbench, tab: _CompareTab, state: "gr.State") -> None:
+    """Compare on click or Enter; a new comparison also clears the "saved" notes."""
+    n = len(tab.answers)
+
+    def on_compare(q: str) -> list[Any]:
+        p, ans, met, st, msg = wb.compare(q)
+        return [p, *ans, *met, st, msg, *([""] * n)]
+
+    outputs = [tab.passages, *tab.answers, *tab.metrics, state, tab.status, *tab.saved]
+    tab.ask.click(on_compare, [tab.question], outputs, concurrency_limit=None, api_visibility="private")
+    tab.question.submit(on_compare, [tab.question], outputs, concurrency_limit=None, api_visibility="private")
+
+
+def _wire_ratings(wb: Workbench, tab: _RatingsTab) -> None:
+    import gradio as gr
+
+    tab.csv_btn.click(lambda: wb.export("csv"), None, [tab.export_file], api_visibility="private")
+    tab.jsonl_btn.click(lambda: wb.export("jsonl"), None, [tab.export_file], api_visibility="private")
+    tab.refresh.click(wb.summary, None, [tab.summary_md, tab.chart], api_visibility="private")
+
+    def on_import(path: str | None, request: gr.Request) -> str:
+        return wb.import_csv(path, _username(request))
+
+    tab.upload.upload(on_import, [tab.upload], [tab.imported], api_visibility="private")
