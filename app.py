@@ -150,6 +150,13 @@ def _mount_uis(
     }
     clinician_ui = build_clinician_ui(settings, comparer, limiter, storage)
     clinician_ui.queue(default_concurrency_limit=None)
+    from fastapi.responses import RedirectResponse
+
+    # The start-up line and the README say /clinician; Gradio's mount answers only /clinician/.
+    @app.get("/clinician", include_in_schema=False)
+    def _clinician_slash() -> RedirectResponse:
+        return RedirectResponse("/clinician/", status_code=307)
+
     # Mounted before "/" so the catch-all patient app does not shadow it.
     app = gr.mount_gradio_app(
         app,

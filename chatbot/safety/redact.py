@@ -138,11 +138,23 @@ def _cued_name(m: re.Match[str]) -> str:
 
 
 _I = re.IGNORECASE
+# The server's own loopback address identifies nobody: "Uvicorn running on http://127.0.0.1:7860"
+# stays readable in the start-up log (issue 15), any other host or address is redacted.
+_LOCAL = re.compile(r"^(?:(?:https?|ftp)://)?(?:localhost|127(?:\.\d{1,3}){3}|0\.0\.0\.0|\[::1\])(?::\d+)?(?:/|$)", _I)
+
+
+def _unless_local(tag: str) -> Callable[[re.Match[str]], str]:
+    return lambda m: m.group(0) if _LOCAL.match(m.group(0)) else tag
+
+
 # Order matters: specific, cue-anchored and punctuation-rich patterns first, so that an email's
 # domain isn't taken for a URL and an SSN isn't read as a phone number.
 RULES: tuple[tuple[re.Pattern[str], Replacement], ...] = (
     (re.compile(r"\b[\w.+%-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b"), "[EMAIL]"),
-    (re.compile(r"\b(?:https?|ftp)://[^\s<>\"']*[^\s<>\"'.,;:!?)]|\bwww\.[^\s<>\"']*[^\s<>\"'.,;:!?)]", _I), "[URL]"),
+    (
+        re.compile(r"\b(?:https?|ftp)://[^\s<>\"']*[^\s<>\"'.,;:!?)]|\bwww\.[^\s<>\"']*[^\s<>\"'.,;:!?)]", _I),
+        _unless_local("[URL]"),
+    ),
     (
         re.compile(
             r"\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|edu|gov|io|info|biz|co|us|uk|es|de|fr|ly|me)(?:/[^\s<>\"']*)?\b",
@@ -158,7 +170,10 @@ RULES: tuple[tuple[re.Pattern[str], Replacement], ...] = (
         ),
         "[IP]",
     ),
-    (re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"), "[IP]"),
+    (
+        re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"),
+        _unless_local("[IP]"),
+    ),
     (
         re.compile(
             r"\b(?P<cue>ssn|social security(?: number| no\.?)?|seguro social)\s*(?:is|:|#|number)?\s*(?P<v>\d{3}[\s-]?\d{2}[\s-]?\d{4})\b",

@@ -318,6 +318,12 @@ def test_ratings_roundtrip_through_api(server: dict[str, Any], tmp_path: Path) -
     assert broken.status_code == 400 and "lacks the column" in broken.json()["error"]["message"]
 
 
+def test_clinician_without_the_slash_redirects(server: dict[str, Any]) -> None:
+    """Issue 15: the start-up line's /clinician was a 404; only /clinician/ worked."""
+    r = httpx.get(server["url"] + "/clinician", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "/clinician/"
+
+
 def test_security_headers_everywhere(server: dict[str, Any]) -> None:
     for path in ["/", "/v1/models", "/healthz", "/clinician/", "/clinician/config"]:
         h = httpx.get(server["url"] + path).headers

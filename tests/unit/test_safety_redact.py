@@ -249,3 +249,12 @@ def test_bytes_and_objects_in_arguments_are_redacted() -> None:
     RedactingFilter().filter(record)
     assert record.getMessage() == "b'ip [IP]' visitor [EMAIL] 2.5"
     assert isinstance(record.args, tuple) and record.args[2] == 2.5
+
+
+def test_the_servers_own_loopback_address_stays_readable() -> None:
+    """Issue 15: the start-up log read "Uvicorn running on [URL]"."""
+    line = "Uvicorn running on http://127.0.0.1:7860 (Press CTRL+C to quit)"
+    assert redact(line) == line
+    assert redact("open http://localhost:7860/clinician/") == "open http://localhost:7860/clinician/"
+    assert redact("from 127.0.0.1 and 10.1.2.3") == "from 127.0.0.1 and [IP]"
+    assert redact("see http://127.0.0.1.example.com/x") == "see [URL]"  # a host that only starts like it
