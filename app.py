@@ -198,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         host = args.host or settings.server.host
         port = args.port or settings.server.port
         logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # faiss tries its AVX512 and AVX2 builds first and logs each miss, traceback text included,
+        # at INFO: it reads like a failure on every start. Its warnings still show.
+        logging.getLogger("faiss.loader").setLevel(logging.WARNING)
         app = create_app(settings)
     except HealthbotError as err:
         print(f"error: {err}", file=sys.stderr)
