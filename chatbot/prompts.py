@@ -241,6 +241,8 @@ APP_INTRO = (
     "Ask a question about a health condition, a symptom or a medicine. Answers come from the "
     "sources listed under each reply."
 )
+# Shown in the empty chat: not the intro again (it is right above), but where to start.
+CHAT_PLACEHOLDER = "Your conversation will appear here. Type a question below, or pick an example question."
 APP_EXAMPLES = (
     "What are the symptoms of asthma?",
     "How can I lower my blood pressure?",

@@ -144,13 +144,14 @@ def build_patient_ui(
         chat = gr.Chatbot(
             elem_id="chat",
             label="Conversation",
+            show_label=False,  # the label badge sat on top of each reply's first line
             height=460,
             sanitize_html=True,
             allow_tags=False,
             latex_delimiters=[],
             feedback_options=None,
             buttons=["copy"],
-            placeholder=prompts.APP_INTRO,
+            placeholder=prompts.CHAT_PLACEHOLDER,
         )
         with gr.Row():
             msg = gr.Textbox(

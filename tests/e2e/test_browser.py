@@ -121,6 +121,17 @@ def test_patient_gets_streamed_answer_with_source(page: Any, site: dict[str, Any
     assert not off_host(page.requests), off_host(page.requests)
 
 
+def test_intro_once_and_no_label_over_the_chat(page: Any, site: dict[str, Any]) -> None:
+    """Issue 15: the intro text appeared twice (header and empty chat) and the "Conversation"
+    label badge overlapped the first line of each reply."""
+    from chatbot import prompts
+
+    page.goto(site["url"] + "/")
+    page.get_by_text("not a diagnosis").wait_for()
+    assert page.get_by_text(prompts.APP_INTRO).count() == 1
+    assert page.locator("#chat").get_by_text("Conversation", exact=True).count() == 0
+
+
 def test_red_flag_shows_emergency_banner(page: Any, site: dict[str, Any]) -> None:
     page.goto(site["url"] + "/")
     assert not page.locator(".emergency-banner").is_visible()
