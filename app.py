@@ -136,7 +136,7 @@ def _mount_uis(
 
     from chatbot import prompts
     from chatbot.ui.clinician import build_clinician_ui
-    from chatbot.ui.patient import build_patient_ui
+    from chatbot.ui.patient import KEEP_REPLY_START_JS, build_patient_ui
 
     check_clinician = _clinician_checker(settings)
     common: dict[str, Any] = {
@@ -169,7 +169,7 @@ def _mount_uis(
     )
     patient_ui = build_patient_ui(settings, service, limiter, storage)
     patient_ui.queue(default_concurrency_limit=None)
-    return gr.mount_gradio_app(app, patient_ui, "/", **common)
+    return gr.mount_gradio_app(app, patient_ui, "/", js=KEEP_REPLY_START_JS, **common)
 
 
 def _body_limits(api_limit: int) -> Callable[[str], int]:

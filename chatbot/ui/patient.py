@@ -32,6 +32,33 @@ SEX_CHOICES = ["female", "male", "other"]
 ChatHistory = list[dict[str, Any]]
 
 
+# Gradio scrolls the chat to the bottom of a long reply, so the answer's first sentence (the one
+# that matters) scrolls out of view; on a phone only a source excerpt was left. When a new turn
+# appears, this keeps the question just asked, and the start of the reply under it, at the top
+# while the reply streams in (the pane grows under it), until the reader scrolls.
+KEEP_REPLY_START_JS = """
+() => {
+  let seen = 0, pinned = false;
+  const unpin = () => { pinned = false; };
+  new MutationObserver(() => {
+    const chat = document.querySelector('#chat');
+    const pane = chat && chat.querySelector('.bubble-wrap');
+    if (!pane) return;
+    if (!pane.dataset.keepStart) {
+      pane.dataset.keepStart = '1';
+      ['wheel', 'touchmove', 'keydown'].forEach((e) => pane.addEventListener(e, unpin, {passive: true}));
+    }
+    const rows = chat.querySelectorAll('.message-row.user-row');
+    if (rows.length !== seen) { seen = rows.length; pinned = rows.length > 0; }
+    if (!pinned) return;
+    const row = rows[rows.length - 1];
+    const off = row.getBoundingClientRect().top - pane.getBoundingClientRect().top - 8;
+    if (Math.abs(off) > 2) pane.scrollTop += off;
+  }).observe(document.body, {childList: true, subtree: true, characterData: true});
+}
+"""
+
+
 def _items(text: str | None) -> tuple[str, ...]:
     return tuple(s.strip()[:100] for s in (text or "").split(",") if s.strip())[:20]
 
@@ -145,6 +172,7 @@ def build_patient_ui(
             elem_id="chat",
             label="Conversation",
             show_label=False,  # the label badge sat on top of each reply's first line
+            autoscroll=False,  # KEEP_REPLY_START_JS scrolls to the new turn's start instead
             height=460,
             sanitize_html=True,
             allow_tags=False,

@@ -132,6 +132,30 @@ def test_intro_once_and_no_label_over_the_chat(page: Any, site: dict[str, Any]) 
     assert page.locator("#chat").get_by_text("Conversation", exact=True).count() == 0
 
 
+def test_the_start_of_a_new_reply_stays_in_view_on_a_phone(browser: Any, site: dict[str, Any]) -> None:
+    """Issue 15: the chat scrolled to the bottom of a long reply; on a 390 px phone only a source
+    excerpt was left in view. The question just asked stays at the top of the chat pane."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    pg.goto(site["url"] + "/")
+    pg.get_by_text("not a diagnosis").wait_for()
+    for i, question in enumerate(["What is asthma and how is it treated?", "What is asthma?"]):
+        ask(pg, question)
+        pg.locator("#chat").get_by_text("Sources", exact=True).nth(i).wait_for()
+        pg.wait_for_timeout(500)
+    scroll, offset = pg.evaluate(
+        """() => { const pane = document.querySelector('#chat .bubble-wrap');
+        const rows = document.querySelectorAll('#chat .message-row.user-row');
+        const row = rows[rows.length - 1];
+        return [pane.scrollTop, row.getBoundingClientRect().top - pane.getBoundingClientRect().top]; }"""
+    )
+    pg.screenshot(path=str(SHOTS / "patient-phone-second-reply.png"))
+    context.close()
+    assert scroll > 0  # the first turn scrolled away...
+    assert 0 <= offset <= 40, offset  # ...and the new question (the reply right under it) is at the top
+
+
 def test_red_flag_shows_emergency_banner(page: Any, site: dict[str, Any]) -> None:
     page.goto(site["url"] + "/")
     assert not page.locator(".emergency-banner").is_visible()
