@@ -214,10 +214,14 @@ def build_patient_ui(
             conditions_v: str,
             medications_v: str,
             allergies_v: str,
-        ) -> Iterator[tuple[ChatHistory, str, str | None, str]]:
+        ) -> Iterator[tuple[ChatHistory, str, str | None, Any]]:
             profile = profile_from_form(age_v, sex_v, pregnant_v, conditions_v, medications_v, allergies_v)
+            # The box is cleared once, when the question is taken; later updates leave it alone,
+            # or what the patient types while the answer streams is wiped when it arrives.
+            box: Any = ""
             for history_out, banner_out, sid_out in handlers.respond(message, history, sid, banner_html, profile):
-                yield history_out, banner_out, sid_out, ""
+                yield history_out, banner_out, sid_out, box
+                box = gr.skip()
 
         inputs = [msg, chat, session, banner, age, sex, pregnant, conditions, medications, allergies]
         outputs = [chat, banner, session, msg]

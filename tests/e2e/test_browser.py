@@ -156,6 +156,19 @@ def test_the_start_of_a_new_reply_stays_in_view_on_a_phone(browser: Any, site: d
     assert 0 <= offset <= 40, offset  # ...and the new question (the reply right under it) is at the top
 
 
+def test_text_typed_while_an_answer_streams_is_kept(page: Any, site: dict[str, Any]) -> None:
+    """Issue 15: what the patient typed while an answer was produced was wiped when it arrived."""
+    page.goto(site["url"] + "/")
+    page.get_by_text("not a diagnosis").wait_for()
+    ask(page, "What is asthma and how is it treated?")
+    box = page.locator("#message textarea")
+    page.wait_for_function("() => document.querySelector('#message textarea').value === ''")  # taken
+    box.press_sequentially("and for a child?")
+    page.locator("#chat").get_by_text("Sources", exact=True).wait_for()
+    page.wait_for_timeout(1000)  # the stream's last updates
+    assert box.input_value() == "and for a child?"
+
+
 def test_red_flag_shows_emergency_banner(page: Any, site: dict[str, Any]) -> None:
     page.goto(site["url"] + "/")
     assert not page.locator(".emergency-banner").is_visible()
