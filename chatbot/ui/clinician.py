@@ -275,7 +275,11 @@ def _rating_column(
         answer = gr.Markdown(elem_id=f"cw-answer-{i}", sanitize_html=True)
         metrics = gr.Markdown(elem_id=f"cw-metrics-{i}")
         with gr.Group(elem_id=f"cw-rate-{i}"):
-            radios = [gr.Radio(list(AXES[a][1]), label=AXES[a][0], elem_id=f"cw-{a}-{i}") for a in AXIS_NAMES]
+            # Stored values stay the published axes' codes; the clinician reads words ("no consensus").
+            radios = [
+                gr.Radio([(v.replace("_", " "), v) for v in AXES[a][1]], label=AXES[a][0], elem_id=f"cw-{a}-{i}")
+                for a in AXIS_NAMES
+            ]
             comment = gr.Textbox(label="Comment", lines=2, elem_id=f"cw-comment-{i}")
         save = gr.Button(f"Save rating for {name}", elem_id=f"cw-save-{i}")
         saved = gr.Markdown(elem_id=f"cw-saved-{i}")

@@ -244,8 +244,11 @@ def test_clinician_login_compare_rate_export(page: Any, site: dict[str, Any], tm
         "bias": "no",
         "citations_supported": "yes",
     }
+    # Issue 15: options read as words, not snake_case codes.
+    assert page.get_by_text("mild_or_moderate").count() == 0
+    assert page.locator("#cw-harm_extent-0").get_by_label("mild or moderate", exact=True).count() == 1
     for axis, value in choices.items():
-        page.locator(f"#cw-{axis}-0").get_by_label(value, exact=True).check()
+        page.locator(f"#cw-{axis}-0").get_by_label(value.replace("_", " "), exact=True).check()
     page.locator("#cw-comment-0 textarea").fill("browser-test rating 42")
     page.locator("#cw-save-0").click()
     page.locator("#cw-saved-0").get_by_text("Saved rating").wait_for()
