@@ -183,19 +183,12 @@ def _rare(words: list[str]) -> set[str]:
     return {stem(w) for w in words if w.isalpha() and len(w) > 3 and salient(w)} - GENERIC
 
 
-def named_in(title: str, question: str) -> bool:
-    """Whether the question names what a document is about: a rare word of its title, up to
-    stemming or a shared root ("Influenza (flu)" for "is it influenza?"; not "Heart failure"
-    for a heart attack, nor "Concussion" for a headache)."""
-    want = _rare(tokens(title))
-    seen = set(content(tokens(question)))
-    return bool(want & seen) or any(_same_root(w, seen) for w in want)
-
-
-def names_rare_word(text: str, question: str) -> bool:
-    """Whether ``text`` names a rare word of the question ("ibuprofen" in "avoid NSAIDs such as
-    ibuprofen"), up to stemming or a shared root."""
-    want = _rare(tokens(question))
+def names_rare_word(text: str, source: str) -> bool:
+    """Whether ``text`` names a rare word of ``source``, up to stemming or a shared root:
+    "ibuprofen" of the question in "avoid NSAIDs such as ibuprofen"; "influenza" of a title
+    "Influenza (flu)" in "is it influenza?" (not "Heart failure" for a heart attack, nor
+    "Concussion" for a headache)."""
+    want = _rare(tokens(source))
     seen = set(content(tokens(text)))
     return bool(want & seen) or any(_same_root(w, seen) for w in want)
 
@@ -205,8 +198,7 @@ def on_topic(title: str, text: str, topic: str | None, question: str) -> bool:
     names a rare word of the question ("ibuprofen for asthma": the asthma passage is about it too)."""
     if about_topic(f"{title} {text}", topic):
         return True
-    rare = {stem(w) for w in tokens(question) if w.isalpha() and len(w) > 3 and salient(w)} - GENERIC
-    return bool(rare & set(content(tokens(title))))
+    return bool(_rare(tokens(question)) & set(content(tokens(title))))
 
 
 def planned_lead(

@@ -37,7 +37,6 @@ from chatbot.planning import (
     TYPE_CUES,
     about_topic,
     for_someone_else,
-    named_in,
     names_rare_word,
     planned_lead,
     primary_document,
@@ -101,19 +100,22 @@ class AnswerJob:
             population = "child"
         if population is None and self.profile is not None and self.profile.pregnant:
             population = "pregnancy"
-        return [s for s in self.evidence.sentences if for_someone_else(s.text, population) or self._off_document(s)]
+        primary = primary_document(self.evidence.hits, self.understanding.topic)  # once, not per sentence
+        return [
+            s for s in self.evidence.sentences if for_someone_else(s.text, population) or self._off_document(s, primary)
+        ]
 
-    def _off_document(self, s: PassageSentence) -> bool:
+    def _off_document(self, s: PassageSentence, primary: str | None) -> bool:
         """A sentence of another document than the one the question is about, unless the patient
         named that document ("is it the flu?") or the sentence names a rare word of the question
         ("ibuprofen"). Another condition's care threshold is never borrowed: a concussion's "if
         headaches last more than two weeks" is not advice for a three-day headache, nor flu
         self-care ("until the fever has gone") for morning sickness."""
         chunk = self.evidence.hits[s.source - 1].chunk
-        if chunk.doc_id == primary_document(self.evidence.hits, self.understanding.topic):
+        if chunk.doc_id == primary:
             return False
         asked = self.understanding.query.standalone
-        if named_in(topic(chunk), asked):
+        if names_rare_word(asked, topic(chunk)):  # the patient named that document ("the flu")
             return False
         if EMERGENCY_LINE.match(s.text):
             return False  # when in doubt, escalate: another topic's emergency signs may be shown

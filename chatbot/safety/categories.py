@@ -61,16 +61,17 @@ GUIDANCE: dict[str, str] = {
 DATA_CATEGORIES = tuple(GUIDANCE)
 
 
-# guidance key -> (what the message says, the guidance that fits it better): the category says
-# what kind of emergency, the words say where (hand audit v2: a nosebleed got "press on the
-# wound"; confusion and an itchy face after starting methadone got anaphylaxis first aid).
-REFINE: dict[str, tuple[tuple[re.Pattern[str], str], ...]] = {
-    "bleeding": ((re.compile(r"\bnose ?bleed|\bnose\b|\bnariz\b"), "nosebleed"),),
-}
-# Bleeding from the vagina with no pregnancy named: the maternity guidance ("bring your maternity
-# notes") is for someone else; what helps the call handler is how heavy it is.
+# guidance key -> (what the message says, the guidance that fits it better, unless the message
+# says this): the category says what kind of emergency, the words say where (hand audit v2: a
+# nosebleed got "press on the wound"; confusion and an itchy face after starting methadone got
+# anaphylaxis first aid). Bleeding from the vagina with no pregnancy named: the maternity
+# guidance ("bring your maternity notes") is for someone else; how heavy it is helps the call handler.
 PREGNANCY_CUE = re.compile(r"\bpregnan|\bweeks?\b.{0,20}\bgone\b|\bmaternity\b|\bmidwife\b|\bembarazada\b|\bembarazo\b")
 PERIOD_CUE = re.compile(r"\bperiods?\b|\bvagina|\bpads?\b|\btampons?\b|\bmenstrua|\bregla\b|\bcompresas?\b")
+REFINE: dict[str, tuple[tuple[re.Pattern[str], str, re.Pattern[str] | None], ...]] = {
+    "bleeding": ((re.compile(r"\bnose ?bleed|\bnose\b|\bnariz\b"), "nosebleed", None),),
+    "pregnancy": ((PERIOD_CUE, "vaginal_bleeding", PREGNANCY_CUE),),
+}
 OPIOID = re.compile(
     r"\b(?:methadone|heroin|fentanyl|oxycodone|oxycontin|morphine|tramadol|codeine|hydrocodone|opioids?|opiates?|"
     r"percocet|vicodin|buprenorphine|suboxone)\b"
@@ -86,9 +87,7 @@ def guidance_key(category: str, message: str = "") -> str:
     text = message.lower()
     if key in OPIOID_SIGNS and OPIOID.search(text):
         return "overdose"
-    if key == "pregnancy" and PERIOD_CUE.search(text) and not PREGNANCY_CUE.search(text):
-        return "vaginal_bleeding"
-    for pattern, refined in REFINE.get(key, ()):
-        if pattern.search(text):
+    for pattern, refined, unless in REFINE.get(key, ()):
+        if pattern.search(text) and not (unless and unless.search(text)):
             return refined
     return key
