@@ -49,9 +49,9 @@ def _theme() -> Any:
 
 def _install_log_redaction() -> None:
     try:
-        from chatbot.safety.redact import install_log_redaction
+        from chatbot.safety.log_redaction import install_log_redaction
     except ImportError:
-        log.warning("chatbot.safety.redact is not available; log lines are not redacted")
+        log.warning("chatbot.safety.log_redaction is not available; log lines are not redacted")
         return
     install_log_redaction()
 

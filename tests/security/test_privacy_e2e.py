@@ -242,7 +242,7 @@ def test_access_log_lines_survive_redaction() -> None:
 
     from uvicorn.logging import AccessFormatter
 
-    from chatbot.safety.redact import install_log_redaction
+    from chatbot.safety.log_redaction import install_log_redaction
 
     factory = logging.getLogRecordFactory()
     install_log_redaction()

@@ -200,7 +200,7 @@ def _leaks(text: str, ids: dict[str, str]) -> list[str]:
 
 @pytest.fixture
 def captured_logs() -> Iterator[io.StringIO]:
-    from chatbot.safety.redact import install_log_redaction
+    from chatbot.safety.log_redaction import install_log_redaction
 
     factory = logging.getLogRecordFactory()
     stream = io.StringIO()

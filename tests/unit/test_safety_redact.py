@@ -10,14 +10,8 @@ from collections.abc import Iterator
 import pytest
 from faker import Faker
 
-from chatbot.safety.redact import (
-    RedactingFilter,
-    RedactingFormatter,
-    RedactingStream,
-    install_log_redaction,
-    redact,
-    redact_obj,
-)
+from chatbot.safety.log_redaction import RedactingFilter, RedactingFormatter, RedactingStream, install_log_redaction
+from chatbot.safety.redact import redact, redact_obj
 
 SEEDS = range(25)
 
