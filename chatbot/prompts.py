@@ -86,24 +86,10 @@ def format_sources(chunks: Sequence[Chunk]) -> str:
 
 
 def describe_age(profile: PatientProfile) -> str | None:
-    group = profile.age_group or age_group_of(profile.age)
+    group = profile.group
     if profile.age is not None:
         return f"{profile.age} years old" + (f" ({group.replace('_', ' ')})" if group else "")
     return group.replace("_", " ") if group else None
-
-
-def age_group_of(age: int | None) -> str | None:
-    if age is None:
-        return None
-    if age < 1:
-        return "infant"
-    if age < 13:
-        return "child"
-    if age < 18:
-        return "teen"
-    if age < 65:
-        return "adult"
-    return "older_adult"
 
 
 def profile_block(profile: PatientProfile | None) -> str:
@@ -124,7 +110,7 @@ def profile_block(profile: PatientProfile | None) -> str:
         )
     elif profile.pregnant is False:
         facts.append("pregnant: no")
-    group = profile.age_group or age_group_of(profile.age)
+    group = profile.group
     if group in ("infant", "child", "teen"):
         cautions.append("Answer for a young person: doses and treatments differ from adults.")
     elif group == "older_adult":
@@ -220,7 +206,7 @@ def profile_notes(profile: PatientProfile | None, *, medicine_question: bool) ->
     notes = []
     if profile.pregnant:
         notes.append(PROFILE_NOTE_PREGNANT)
-    group = profile.age_group or age_group_of(profile.age)
+    group = profile.group
     if group in ("infant", "child"):
         notes.append(PROFILE_NOTE_CHILD)
     elif group == "older_adult" and medicine_question:

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chatbot.faithfulness_model import salient
-from chatbot.prompts import age_group_of
 from chatbot.types import ChatMessage, PatientProfile, Query
 from knowledge.query_reduce import reduce_question as kb_reduce_question
 from knowledge.sentences import split_sentences as _split
@@ -199,7 +198,7 @@ def profile_terms(profile: PatientProfile | None, question: str) -> list[str]:
         return []
     present = set(words(question))
     terms: list[str] = []
-    group = profile.age_group or age_group_of(profile.age)
+    group = profile.group
     by_group = {
         "infant": ["infants", "babies"],
         "child": ["children"],

@@ -30,6 +30,21 @@ class PatientProfile:
     def is_empty(self) -> bool:
         return self == PatientProfile()
 
+    @property
+    def group(self) -> str | None:
+        """The stated age group, else the one the age falls in (one home for the bands)."""
+        if self.age_group is not None:
+            return self.age_group
+        if self.age is None:
+            return None
+        if self.age < 1:
+            return "infant"
+        if self.age < 13:
+            return "child"
+        if self.age < 18:
+            return "teen"
+        return "adult" if self.age < 65 else "older_adult"
+
 
 @dataclass(frozen=True)
 class Triage:

@@ -95,7 +95,7 @@ class AnswerJob:
         """Passage sentences only about someone other than the person asked about (adults, for a
         question about a child): never quoted in this answer."""
         population = self.qtype.population
-        group = (self.profile.age_group or prompts.age_group_of(self.profile.age)) if self.profile else None
+        group = self.profile.group if self.profile else None
         if population is None and group in ("infant", "child", "teen"):
             population = "child"
         if population is None and self.profile is not None and self.profile.pregnant:
@@ -354,7 +354,7 @@ def whom_to_ask(question: str, profile: PatientProfile | None) -> str:
         return prompts.WHOM_TO_ASK_PREGNANCY
     if mentions_medicine(question):
         return prompts.WHOM_TO_ASK_MEDICINE
-    if p.age_group in ("infant", "child") or (p.age is not None and p.age < 13):
+    if p.group in ("infant", "child"):
         return prompts.WHOM_TO_ASK_CHILD
     if re.search(r"\b(?:baby|child|kid|toddler|son|daughter|infant)s?\b", question, re.I):
         return prompts.WHOM_TO_ASK_CHILD
