@@ -154,13 +154,13 @@ def _latency(model: Any, items: list[dict[str, Any]]) -> None:
     print(f"\nClassifier latency per message, one core: p50 {p50:.1f} ms, p95 {p95:.1f} ms (embedding + heads)")
 
 
-def heldout(model: Any) -> None:
-    """Rules only, classifier only and combined on the held-out set, with 95% intervals
-    (percentile bootstrap over messages), per category, Spanish, and classifier latency."""
+def heldout(model: Any, path: Path, *, show_errors: bool) -> None:
+    """Rules only, classifier only and combined on a held-out set, with 95% intervals
+    (percentile bootstrap over messages), per category, Spanish, and classifier latency.
+    ``show_errors`` is off for the second set: its messages are never read, only counted."""
     from chatbot.question_type_train import accuracy_interval
-    from chatbot.safety.evaluate import HELDOUT_SET
 
-    items = [json.loads(line) for line in HELDOUT_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     rows: dict[str, list[bool]] = {}
     combined_results = [triage(i["text"], model=model) for i in items]
     rows["rules only"] = [triage(i["text"]).label == "emergency" for i in items]
@@ -169,13 +169,14 @@ def heldout(model: Any) -> None:
     emergency = [i["label"] == "emergency" for i in items]
     routine = [i["label"] == "routine" for i in items]
     urgent = [i["label"] == "urgent" for i in items]
-    print(f"== {HELDOUT_SET.relative_to(HELDOUT_SET.parents[2])} (held out: never tuned on; {len(items)} messages)")
+    print(f"== {path.relative_to(path.parents[2])} (held out: never tuned on; {len(items)} messages)")
     header = f"{'system':20} {'emergency recall [95% CI]':>30} {'false alarms, routine [95% CI]':>32} {'urgent -> emergency':>20}"
     print(header)
     print("-" * len(header))
     read = {x.strip() for x in READ_IDS.read_text(encoding="utf-8").splitlines() if x.startswith("H")}
     unread = [i["id"] not in read for i in items]
-    for subset, keep in (("all", [True] * len(items)), ("never read", unread)):
+    subsets = [("all", [True] * len(items))] + ([("never read", unread)] if read & {i["id"] for i in items} else [])
+    for subset, keep in subsets:
         if subset != "all":
             print(f"-- without the {len(read)} messages whose errors were read ({READ_IDS.name})")
         for name, alarm in rows.items():
@@ -200,6 +201,9 @@ def heldout(model: Any) -> None:
     )
     _per_category(items, rows)
     _latency(model, items)
+    if not show_errors:
+        print()
+        return
     misses = [
         i
         for i, a in zip(items, rows["combined (shipped)"], strict=True)
@@ -230,7 +234,10 @@ def main() -> int:
     torch_threads_one()
     model = None if args.no_model else load_model()
     if model is not None:
-        heldout(model)
+        from chatbot.safety.evaluate import HELDOUT_SET, HELDOUT_SET_V2
+
+        heldout(model, HELDOUT_SET, show_errors=True)
+        heldout(model, HELDOUT_SET_V2, show_errors=False)
         systems.insert(0, ("combined (shipped)", lambda text: triage(text, model=model).label))
     normalize("warm up")
     for path in (TUNED_SET, TUNED_SECOND_SET):
