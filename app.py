@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from chatbot.errors import HealthbotError
@@ -111,14 +110,18 @@ def _api_app(
     return app
 
 
-def _clinician_checker(settings: Settings) -> Callable[[str, str], bool]:
-    """Gradio's login check for the workbench, against ``server.clinicians``."""
-    srv = settings.server
+def _clinician_checker(settings: Settings) -> Callable[[str, str], Awaitable[bool]]:
+    """Gradio's login check for the workbench: the same one as the ratings API's."""
+    from starlette.concurrency import run_in_threadpool
 
-    def check_clinician(username: str, password: str) -> bool:
-        expected = srv.clinicians.get(username)
-        ok = secrets.compare_digest(password.encode(), (expected if expected is not None else "\x00").encode())
-        return ok and expected is not None
+    from chatbot.accounts import clinician_verifier
+
+    verify = clinician_verifier(settings)
+
+    # A coroutine, which Gradio awaits: the password hash check is slow on purpose, and in a
+    # worker thread it does not stall the event loop that the patient chat and the API share.
+    async def check_clinician(username: str, password: str) -> bool:
+        return await run_in_threadpool(verify, username, password)
 
     return check_clinician
 

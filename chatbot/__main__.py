@@ -1,4 +1,4 @@
-"""``python -m chatbot ask|chat|prepare|batch|evaluate``.
+"""``python -m chatbot ask|chat|prepare|batch|evaluate|clinician``.
 
 Each subcommand lives in the module that owns it and registers itself through
 ``register(subparsers)``; this file only dispatches and turns errors meant for people into
@@ -14,7 +14,7 @@ import sys
 from chatbot.errors import HealthbotError
 
 # module -> the subcommands it registers
-COMMAND_MODULES = ("chatbot.cli_chat", "chatbot.prepare", "chatbot.evaluation.cli")
+COMMAND_MODULES = ("chatbot.cli_chat", "chatbot.prepare", "chatbot.evaluation.cli", "chatbot.cli_accounts")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -247,7 +247,12 @@ EMERGENCY_BANNER_FALLBACK = (
 )
 SOURCES_LABEL = "Sources"
 CLINICIAN_INTRO = "Ask one question, compare the configurations over the same passages, and rate each answer."
-CLINICIAN_LOGIN_MESSAGE = "Clinician workbench: sign in with the account the operator gave you."
+# Shown as HTML on the login page, hence the escaped angle brackets.
+CLINICIAN_LOGIN_MESSAGE = (
+    "Clinician workbench: sign in with the account the operator gave you. No account yet? Whoever runs the "
+    "server creates the first one there with <code>python -m chatbot clinician add &lt;name&gt;</code> "
+    "(it asks for a password of at least 12 characters); no restart is needed."
+)
 PROFILE_HELP = "Optional. Kept only for this browser session, never stored, and used to tailor cautions."
 
 

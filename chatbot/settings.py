@@ -183,7 +183,8 @@ class ServerSettings(BaseModel):
     queue_timeout_s: float = Field(120.0, gt=0, description="Longest wait for a free slot before 'busy, retry'.")
     max_request_bytes: int = Field(1_048_576, ge=1024, description="Largest API request body (413 beyond).")
     clinicians: dict[str, str] = Field(
-        default_factory=dict, description="Clinician workbench logins: username -> password."
+        default_factory=dict,
+        description="Deprecated (plain passwords): use `python -m chatbot clinician add NAME`. Username -> password.",
     )
     store_conversations: bool = Field(False, description="Keep (redacted) conversation logs on disk.")
     compare_configs: dict[str, dict[str, Any]] = Field(

@@ -6,7 +6,7 @@
   no caller can see another caller's turns. System messages from the client are ignored: the
   bot's rules are not negotiable over the API.
 - ``GET /v1/models``, ``GET /healthz`` (liveness), ``GET /readyz`` (503 while the queue is full).
-- ``/v1/ratings...``: clinician ratings, HTTP basic auth against ``server.clinicians``.
+- ``/v1/ratings...``: clinician ratings, HTTP basic auth against the clinician accounts (``chatbot.accounts``).
 
 Every generating request takes a slot of the :class:`ConcurrencyLimiter` the UI shares; when
 none is free and the queue is full the answer is 503 with ``Retry-After``.

@@ -1,9 +1,8 @@
 """The clinician ratings API (``/v1/ratings...``): list, add, summarise, export and import
-ratings, each behind HTTP basic auth against ``server.clinicians``."""
+ratings, each behind HTTP basic auth against the clinician accounts (:mod:`chatbot.accounts`)."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
+from chatbot.accounts import clinician_verifier
 from chatbot.api.models import RatingIn
 from chatbot.api.responses import error_body
 
@@ -22,17 +22,13 @@ if TYPE_CHECKING:
 def clinician_login(settings: Settings) -> Callable[..., str]:
     """A dependency that answers the signed-in clinician's name, or 401 with a login challenge."""
     basic = HTTPBasic(auto_error=False)
+    verify = clinician_verifier(settings)
 
+    # A plain def: FastAPI runs it in a worker thread, so the deliberately slow password hash
+    # check does not hold up the event loop.
     def clinician(credentials: HTTPBasicCredentials | None = Depends(basic)) -> str:  # noqa: B008
-        users = settings.server.clinicians
-        if credentials is not None:
-            expected = users.get(credentials.username)
-            # Compare even for unknown users so timing does not reveal which names exist.
-            ok = secrets.compare_digest(
-                credentials.password.encode(), (expected if expected is not None else "\x00unknown").encode()
-            )
-            if ok and expected is not None:
-                return credentials.username
+        if credentials is not None and verify(credentials.username, credentials.password):
+            return credentials.username
         raise HTTPException(
             status_code=401,
             detail="clinician login required",
