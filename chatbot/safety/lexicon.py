@@ -20,6 +20,8 @@ def _words(text: str) -> frozenset[str]:
 
 # Multi-word spellings mapped to the one form the patterns use. Applied on word boundaries.
 PHRASES: tuple[tuple[str, str], ...] = (
+    # An allergy, not a temperature: "hay fever tablets make me drowsy" is no fever + drowsiness.
+    ("hay fever", "hayfever"),
     ("can not", "cant"),
     ("cannot", "cant"),
     ("unable to", "cant"),

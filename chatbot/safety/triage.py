@@ -78,7 +78,13 @@ PAST = _rx(
     r"\blast yr\b|\b(?:el|la) (?:ano|mes) pasad[oa]\b|\bel (?:verano|invierno|otono) pasado\b",
     r"\bin (?:my|his|her|their) (?:teens|twenties|thirties|forties|fifties|sixties|childhood)\b",
     r"\bas a (?:child|kid|teenager|teen|baby|toddler)\b|\bwhen (?:he|she|they) (?:was|were) (?:a|young|little|\d+)\b",
-    r"\bde (?:nino|nina|pequeno|pequena|joven)\b",
+    r"\bde (?:nino|nina|pequeno|pequena|joven|bebe)\b",
+    # Found in training part G (a finished event named by month, season or a longer span).
+    r"\b(?:eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|\d+) (?:yrs?|years?|months?) ago\b",
+    r"\b(?:had|was|were|went|spent|collapsed|diagnosed|admitted)\b(?: \w+){0,8} in (?:january|february|march|april|may|june|july|august|september|october|november|december|the (?:spring|summer|autumn|fall|winter))\b",
+    r"\blast (?:january|february|march|april|may|june|july|august|september|october|november|december|pregnancy)\b|\b(?:my|her|our) (?:first|previous|last|other) pregnanc(?:y|ies)\b",
+    r"\bhace (?:un|una|unos|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|\d+) (?:anos|meses)\b",
+    r"\b(?:fully|has|have|had|since) recovered\b|\bback to normal\b|\bhome and stable\b|\b(?:was|got) discharged\b|\bsalio del hospital\b",
     # "I had a stroke at 40" (issue 17): an event at an age is history.
     r"\b(?:had|got|suffered|survived) (?:a |an |my |his |her )?\w+(?: \w+)? (?:at|aged|at age|at the age of) \d{1,2}\b",
 )
@@ -838,6 +844,33 @@ def doubtful(message: str) -> bool:
     return bool(general or PAST.search(norm) or HYPOTHETICAL.search(norm) or joking(norm))
 
 
+# A named condition used as the topic of a question rather than as what is happening: "my
+# stroke risk", "meningitis vaccines", "caring for him after his stroke", "the Heart Attack
+# Grill" (training part G). Only when every mention of the name is framed so.
+_TOPIC_AFTER = (
+    r"(?:risks?|vaccines?|vaccinations?|jabs?|shots?|signs?|symptoms?|recovery|survivors?|grill|rules|clinic|"
+    r"nurse|team|ward|awareness|training|course|leaflet|poster|handout|history|prevention|medicines?|tablets?|"
+    r"drugs?|support|rehab\w*|screening|alarms?)"
+)
+# Not "of" or "about": "complaining of chest pain" is a report.
+_TOPIC_BEFORE = r"(?:after|since|prevent\w*|avoid\w*|lower\w*|reduce\w*|like)"
+
+
+def _only_as_topic(norm: str, evidence: str) -> bool:
+    ev = re.escape(evidence.strip())
+    if not ev:
+        return False
+    mentions = len(re.findall(rf"\b{ev}\b", norm))
+    framed = len(
+        re.findall(
+            rf"(?:\b{_TOPIC_BEFORE} (?:an? |the |my |his |her |their |your )?(?:mini |small |minor |big )?{ev}\b)"
+            rf"|(?:\b{ev} {_TOPIC_AFTER}\b)",
+            norm,
+        )
+    )
+    return mentions > 0 and framed >= mentions
+
+
 @dataclass(frozen=True)
 class Assessment:
     emergency: bool
@@ -859,6 +892,8 @@ def assess(message: str, profile: PatientProfile | None = None) -> Assessment:
         if f.strength == "strong" and (acute or (not distanced and (personal or not edu))):
             return Assessment(True, f.category, f"{f.category}: '{f.evidence}'")
     for f in findings:
+        if f.strength == "weak" and not acute and _only_as_topic(norm, f.evidence):
+            continue
         if f.strength == "weak" and (acute or (personal and not edu and not distanced)):
             return Assessment(True, f.category, f"{f.category}: '{f.evidence}' (personal, current)")
     first = findings[0]

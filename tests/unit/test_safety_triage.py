@@ -12,6 +12,7 @@ from chatbot import prompts
 from chatbot.safety import triage
 from chatbot.safety.evaluate import EXPECTED, TUNED_SECOND_SET, TUNED_SET, evaluate, load, triage_label
 from chatbot.safety.lexicon import correct_token, detect_language, normalize
+from chatbot.safety.triage import assess
 from chatbot.types import ChatMessage, PatientProfile
 
 LABELLED = load(TUNED_SET)
@@ -182,3 +183,34 @@ def test_language_detection() -> None:
 def test_every_expected_label_is_a_triage_label() -> None:
     assert set(EXPECTED.values()) <= {"ok", "emergency", "harmful", "off_topic", "injection"}
     assert all(triage(i.text).label in EXPECTED.values() for i in LABELLED[:5])
+
+
+# Rule false alarms found in training part G (the rules alone, no classifier).
+@pytest.mark.parametrize(
+    "message",
+    [
+        "What can I do to lower my stroke risk? I have AF and I'm on apixaban",
+        "Which meningitis vaccines should my daughter have before starting university?",
+        "We ate at that Heart Attack Grill place in Vegas on holiday, are the burgers as bad as they say?",
+        "Caring for my father after his stroke, how do I help him with the stairs?",
+        "Tuve una convulsión hace diez años y nunca más, ¿tengo que decírselo a mi empresa?",
+        "My mother had an ischemic stroke fourteen months ago, can she drive again?",
+        "What can I take for hay fever that won't make me drowsy?",
+        "Mi hijo tuvo meningitis de bebé y ahora está perfecto, ¿eso le afecta para las vacunas?",
+    ],
+)
+def test_a_named_condition_as_topic_or_history_is_no_alarm(message: str) -> None:
+    assert not assess(message).emergency
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Dad's blood pressure monitor says 195/125 and he's complaining of chest pain",
+        "my dad is having a stroke right now his face is drooping",
+        "I think my son is having a seizure, he's jerking and won't respond",
+        "She had a stroke in 2019 and now she is having another one, her arm went weak just now",
+    ],
+)
+def test_a_current_condition_still_alarms(message: str) -> None:
+    assert assess(message).emergency
