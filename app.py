@@ -34,8 +34,14 @@ _MONO = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
 CSS = """
 .emergency-banner { background: #b00020; color: #fff; border-radius: 8px; padding: 14px 18px;
   font-size: 1.1rem; border: 3px solid #7a0016; }
-.emergency-banner strong { font-size: 1.25rem; display: block; margin-bottom: 4px; }
-.emergency-banner p { margin: 0; color: #fff; }
+/* White on #b00020 is 7.3:1 (WCAG AA and AAA). Gradio's themes colour prose text themselves
+   (`.prose *`, `.prose h1`, `.prose a:hover`, light and dark), which beat inheritance: every text
+   element in the banner is set white explicitly, and !important keeps it so under any theme. */
+.emergency-banner :is(h1, h2, h3, h4, h5, h6, p, a, strong, b, em, span, li) { color: #fff !important; }
+.emergency-banner :is(h1, h2, h3, h4, strong) { font-size: 1.25rem; display: block; margin: 0 0 4px; }
+.emergency-banner p { margin: 0; }
+.emergency-banner a { text-decoration: underline; }
+.emergency-banner a:focus-visible { outline: 2px solid #fff; outline-offset: 2px; }
 #disclaimer { opacity: 0.85; }
 """
 
@@ -43,7 +49,14 @@ CSS = """
 def _theme() -> Any:
     import gradio as gr
 
-    return gr.themes.Soft(font=_FONTS, font_mono=_MONO)
+    # The Soft theme's indigo 500 on white is 4.3-4.5:1, under WCAG AA for text (axe, issue 15):
+    # buttons and labels use the 600/700 shades instead.
+    return gr.themes.Soft(font=_FONTS, font_mono=_MONO).set(
+        button_primary_background_fill="*primary_600",
+        button_primary_background_fill_hover="*primary_700",
+        block_label_text_color="*primary_700",
+        block_title_text_color="*primary_700",
+    )
 
 
 def _install_log_redaction() -> None:
