@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from knowledge.errors import KnowledgeError
+from knowledge.examples import EXAMPLES_FILE, read_examples
 from knowledge.manifest import Manifest
 
 if TYPE_CHECKING:
@@ -48,8 +49,10 @@ class Corpus:
         title_vecs: np.ndarray,
         texts: dict[str, str] | None = None,
         dense_rows: np.ndarray | None = None,
+        example_vecs: np.ndarray | None = None,
     ) -> None:
         self.docs = docs
+        self.example_vecs = example_vecs  # knowledge.examples: one row per example question
         self.dense_rows = dense_rows
         self.chunks = chunks
         self.chunk_vecs = chunk_vecs
@@ -84,7 +87,8 @@ def read_corpus(index_dir: Path, manifest: Manifest | None = None) -> tuple[Mani
         raise KnowledgeError(f"index at {index_dir} does not match its manifest counts: rebuild it")
     if rows.size and (rows.min() < 0 or rows.max() >= len(chunks)):
         raise KnowledgeError(f"index at {index_dir} has dense rows outside its chunks: rebuild it")
-    return manifest, Corpus(docs, chunks, cv, qv, tv, dense_rows=rows)
+    examples = read_examples(index_dir, docs, manifest.dimension, EXAMPLES_FILE in manifest.files)
+    return manifest, Corpus(docs, chunks, cv, qv, tv, dense_rows=rows, example_vecs=examples)
 
 
 def check_embedder(manifest: Manifest, embedder: Embedder, index_dir: Path) -> None:

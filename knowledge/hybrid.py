@@ -5,7 +5,8 @@ Signals, each on a 0..1-ish scale so one absolute threshold means "nothing relev
 - ``dense``: cosine of the query and a chunk's embedding text (heading + passage); with
   ``knowledge.query_adapter`` on and an index that has one, the query first goes through the
   index's learned query adapter (``knowledge.query_adapter``, off by default);
-- ``question``: cosine of the query and the document's stored question (QA corpora);
+- ``question``: cosine of the query and the document's stored question (QA corpora), or the
+  best of its example questions (``knowledge.examples``: starter topics list what they answer);
 - ``title``: cosine of the query and the document's title / focus entity;
 - ``bm25``: the chunk's BM25 score divided by the best score each query term can reach in
   this corpus, so it says "how much of the query's weight this chunk matches".
@@ -29,6 +30,7 @@ from knowledge.corpus import bm25_query_tokens, check_embedder, read_corpus
 from knowledge.documents import Chunk, Hit
 from knowledge.embedding import encode_queries
 from knowledge.errors import KnowledgeError
+from knowledge.examples import example_docs
 from knowledge.manifest import Manifest
 from knowledge.query_adapter import ADAPTER_FILE, QueryAdapter
 from knowledge.query_reduce import reduce_question
@@ -114,6 +116,10 @@ class HybridRetriever:
         self.question_vecs: np.ndarray = corpus.question_vecs
         self.title_vecs: np.ndarray = corpus.title_vecs
         self.has_question = np.array([bool(d.get("question")) for d in self.docs], dtype=bool)
+        dim0 = corpus.chunk_vecs.shape[1] if corpus.chunk_vecs.ndim == 2 else 0
+        examples = getattr(corpus, "example_vecs", None)
+        self.example_vecs: np.ndarray = examples if examples is not None else np.zeros((0, dim0), np.float32)
+        self.example_doc: np.ndarray = example_docs(self.docs)
         self.doc_of_chunk = np.array([c["d"] for c in self.chunk_rows], dtype=np.int64)
         # Chunks of document d are _doc_chunks[_doc_ptr[d]:_doc_ptr[d + 1]] (CSR, for vectorised gathers).
         self._doc_chunks = np.argsort(self.doc_of_chunk, kind="stable")
@@ -278,6 +284,9 @@ class HybridRetriever:
         c = min(self.options.candidates, n_chunks)
         with _single_thread_faiss():
             cand_docs, bm = self._candidate_docs(qv, forms, c)
+        asked = self._example_scores(qv["question"])
+        if asked is not None:  # documents whose example questions match join the candidates
+            cand_docs = np.union1d(cand_docs, np.argpartition(-asked, min(c, len(asked)) - 1)[:c])
         cand = self._docs_chunks(cand_docs)
         docs = self.doc_of_chunk[cand]
         # einsum's own loop, not BLAS: one query against a few thousand rows is too small for
@@ -287,9 +296,22 @@ class HybridRetriever:
             np.einsum("nd,fd->nf", self.question_vecs[cand_docs], qv["question"]).max(axis=1)
             * self.has_question[cand_docs]
         )
+        if asked is not None:
+            qsim = np.maximum(qsim, asked[cand_docs])
         tsim = np.einsum("nd,fd->nf", self.title_vecs[cand_docs], qv["title"]).max(axis=1)
         at = np.searchsorted(cand_docs, docs)
         return cand, {"dense": dense, "question": qsim[at], "title": tsim[at], "bm25": bm[cand]}
+
+    def _example_scores(self, qv: np.ndarray) -> np.ndarray | None:
+        """Per document, the best cosine of the query forms with its example questions (0 without)."""
+        import numpy as np
+
+        if not len(self.example_vecs):
+            return None
+        sims = np.einsum("nd,fd->nf", self.example_vecs, qv).max(axis=1)
+        best = np.zeros(len(self.docs), dtype=np.float32)
+        np.maximum.at(best, self.example_doc, sims.astype(np.float32))
+        return best
 
     def _candidate_docs(self, qv: dict[str, np.ndarray], forms: list[str], c: int) -> tuple[np.ndarray, np.ndarray]:
         """Union of each signal's top documents (sorted), and the BM25 scores of every chunk."""

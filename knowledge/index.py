@@ -35,6 +35,7 @@ from knowledge.chunking import Chunker, ChunkerConfig
 from knowledge.corpus import Corpus, check_embedder, read_corpus
 from knowledge.documents import Chunk, Document
 from knowledge.errors import KnowledgeError
+from knowledge.examples import encode_examples
 from knowledge.index_files import _chunk_record, _doc_record, _encode_corpus, _write_corpus
 from knowledge.manifest import Manifest, corpus_hash, file_sha256
 from knowledge.query_adapter import ADAPTER_FILE, MIN_PAIRS
@@ -202,12 +203,14 @@ def build_index(
     chunker = Chunker(embedder.count_tokens, config, getattr(embedder, "count_tokens_batch", None))
     chunks, chunk_vecs, q_vecs, t_vecs = _encode_corpus(docs, embedder, chunker, show_progress, dense_scope)
     index_of = {d.id: i for i, d in enumerate(docs)}
+    records = [_doc_record(d) for d in docs]
     corpus = Corpus(
-        [_doc_record(d) for d in docs],
+        records,
         [_chunk_record(c, index_of[c.doc_id]) for c in chunks],
         chunk_vecs,
         q_vecs,
         t_vecs,
+        example_vecs=encode_examples(records, embedder),
     )
     return _materialize(
         corpus,
@@ -256,12 +259,15 @@ def add_documents(
     chunks, cv, qv, tv = _encode_corpus(new, embedder, chunker, show_progress, manifest.dense_scope)
     base = len(corpus.docs)
     index_of = {d.id: base + i for i, d in enumerate(new)}
+    new_records = [_doc_record(d) for d in new]
+    old_examples = corpus.example_vecs if corpus.example_vecs is not None else np.zeros((0, manifest.dimension))
     merged = Corpus(
-        corpus.docs + [_doc_record(d) for d in new],
+        corpus.docs + new_records,
         corpus.chunks + [_chunk_record(c, index_of[c.doc_id]) for c in chunks],
         np.concatenate([corpus.chunk_vecs, cv]),
         np.concatenate([corpus.question_vecs, qv]),
         np.concatenate([corpus.title_vecs, tv]),
+        example_vecs=np.concatenate([old_examples, encode_examples(new_records, embedder)]).astype(np.float32),
     )
     # The corpus hash chains the old one with the new documents, since old texts are not stored whole.
     c_hash = corpus_hash([("__previous__", manifest.corpus_hash), *[(d.id, d.text) for d in new]])

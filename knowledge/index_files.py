@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from knowledge.chunking import Chunker, embedding_text
 from knowledge.corpus import Corpus, bm25_tokenize
 from knowledge.documents import Chunk, Document
+from knowledge.examples import EXAMPLES_FILE
 from knowledge.manifest import file_sha256
 
 if TYPE_CHECKING:
@@ -124,6 +125,8 @@ def _write_corpus(corpus: Corpus, directory: Path, faiss_kind: str, dense_scope:
         retriever.index(bm25_tokenize(lex), show_progress=False)
     (directory / "bm25").mkdir()
     retriever.save(str(directory / "bm25"), show_progress=False)
+    if corpus.example_vecs is not None and len(corpus.example_vecs):
+        np.save(directory / EXAMPLES_FILE, corpus.example_vecs.astype(np.float32))
     files = {}
     for path in sorted(directory.rglob("*")):
         if path.is_file() and path.name != "manifest.json":

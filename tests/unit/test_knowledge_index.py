@@ -225,3 +225,29 @@ def test_load_retriever_and_ensure_index_from_settings(settings: Settings, tmp_p
     (kb / "gout.md").write_text("---\ntitle: Gout\n---\nUric acid crystals in a joint.\n", encoding="utf-8")
     kindex.ensure_index(s)  # sources changed: rebuilt
     assert "Uric acid" in kindex.load_retriever(s).search("uric acid", 1)[0].chunk.text
+
+
+def test_example_questions_feed_the_question_signal(tmp_path: Path) -> None:
+    # A document's example questions (front matter `questions:`) are matched like a stored
+    # question: the best one counts; they are stored once per row and survive an incremental add.
+    ask = "my chest makes a whistling sound when I breathe out"
+    docs = [
+        Document(id="a", title="Asthma", text="Airways narrow and swell.", metadata={"questions": [ask, "inhaler?"]}),
+        Document(id="b", title="Gout", text="Uric acid crystals in a joint."),
+    ]
+    out = tmp_path / "idx"
+    m = _build(out, docs)
+    assert "example_vectors.npy" in m.files
+    r = _open(out)
+    assert r.example_vecs.shape == (2, 64) and list(r.example_doc) == [0, 0]
+    hit = next(h for h in r.search(ask, 2) if h.doc_id == "a")
+    assert hit.scores["question"] > 0.99  # the mock embedder maps equal text to the same vector
+    manifest, added = kindex.add_documents(
+        out,
+        [Document(id="c", title="Flu", text="Fever.", metadata={"questions": ["fever and aches"]})],
+        MockEmbedder(64),
+    )
+    assert added == 1 and list(_open(out).example_doc) == [0, 0, 2]
+    (out / "example_vectors.npy").unlink()
+    with pytest.raises(KnowledgeError, match="missing example_vectors.npy"):
+        _open(out)
