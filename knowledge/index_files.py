@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from knowledge.chunking import Chunker, embedding_text
 from knowledge.corpus import Corpus, bm25_tokenize
 from knowledge.documents import Chunk, Document
-from knowledge.examples import EXAMPLES_FILE
+from knowledge.examples import EXAMPLES_FILE, example_questions
 from knowledge.manifest import file_sha256
 
 if TYPE_CHECKING:
@@ -116,10 +116,16 @@ def _write_corpus(corpus: Corpus, directory: Path, faiss_kind: str, dense_scope:
     np.save(directory / "dense_rows.npy", dense_rows)
     vecs = np.ascontiguousarray(corpus.chunk_vecs[dense_rows], dtype=np.float32)
     faiss.write_index(_faiss_index(vecs, faiss_kind), str(directory / "dense.faiss"))
-    lex = [
-        "\n".join(p for p in (c["title"], corpus.docs[c["d"]].get("question") or "", c["text"]) if p)
-        for c in corpus.chunks
-    ]
+    # Example questions join the lexical text of their document's first chunk (doc2query style):
+    # patients' words ("bitten tongue", "wet bed") that the topic's prose does not use lift the
+    # document, while its other chunks keep competing on their own words (added to every chunk,
+    # they hid a topic's "When to seek care" chunk behind its other sections).
+    asked = {i: " ".join(example_questions(d)) for i, d in enumerate(corpus.docs) if example_questions(d)}
+    lex = []
+    for c in corpus.chunks:
+        extra = asked.get(c["d"], "") if c["p"] == 0 else ""
+        parts = (c["title"], corpus.docs[c["d"]].get("question") or "", extra, c["text"])
+        lex.append("\n".join(p for p in parts if p))
     retriever = bm25s.BM25()
     if lex:
         retriever.index(bm25_tokenize(lex), show_progress=False)
